@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+# Build the module family against a Rust-enabled kernel build tree:
+#
+#   make KDIR=/path/to/linux-build LLVM=1 ARCH=arm64     # or ARCH=arm
+#
+# Without KDIR, `make` builds against the project's own arm64 debug test kernel inside its
+# toolchain root (ci/bootstrap and ci/kernel make both). `make demo` and `make check` are
+# the README's two commands.
+
+ifeq ($(KDIR),)
+
+.PHONY: modules demo check clean
+modules:
+	./ci/modules arm64 debug
+demo:
+	./ci/demo
+check:
+	./ci/test
+clean:
+	rm -rf out
+
+else
+
+export KBUILD_EXTMOD := $(CURDIR)
+.PHONY: default modules clean modules_install
+default: modules
+modules clean modules_install:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $@
+
+endif

@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# Common settings for the ci/ scripts. Sourced, never executed.
+#
+# VCHIQ_RS_CACHE   cache directory (toolchain root, kernels, build outputs);
+#                  default ${XDG_CACHE_HOME:-$HOME/.cache}/vchiq-rs. Lives outside the clone.
+# KERNEL_SERIES    pinned kernel series (the Debian package linux-source-$KERNEL_SERIES).
+
+set -euo pipefail
+
+CI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$CI_DIR/.." && pwd)
+CACHE=${VCHIQ_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vchiq-rs}
+ROOT=$CACHE/trixie-root
+KERNEL_SERIES=7.3
+SUITE=trixie
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "$1 needs root (debootstrap, chroot and bind mounts). Run it as root, e.g. with sudo."
+}
+
+# Run a command inside the trixie root with /proc, /dev and the clone and cache visible at the
+# same paths as on the host, so paths printed in logs are valid on both sides.
+in_root() {
+	need_root "running the toolchain"
+	mount_root
+	chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		LANG=C.UTF-8 TERM=dumb bash -c 'cd "$1" && shift && exec "$@"' _ "$PWD" "$@"
+}
+
+mount_root() {
+	local m
+	for m in proc dev sys; do
+		mountpoint -q "$ROOT/$m" || mount --rbind "/$m" "$ROOT/$m"
+		mount --make-rslave "$ROOT/$m" 2>/dev/null || true
+	done
+	mkdir -p "$ROOT$TOP"
+	mountpoint -q "$ROOT$TOP" || mount --bind "$TOP" "$ROOT$TOP"
+}
+
+# Serialise with other runs touching the same cache entry.
+with_lock() {
+	local name=$1; shift
+	mkdir -p "$CACHE/locks"
+	exec {lockfd}>"$CACHE/locks/$name.lock"
+	if ! flock -n "$lockfd"; then
+		log "waiting for another run holding $CACHE/locks/$name.lock"
+		flock "$lockfd"
+	fi
+	"$@"
+	flock -u "$lockfd"
+}
+
+retry() {
+	local n=0 delay=5
+	until "$@"; do
+		n=$((n + 1))
+		[ $n -lt 5 ] || return 1
+		log "retrying in ${delay}s: $*"
+		sleep $delay
+		delay=$((delay * 2))
+	done
+}

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Leaks one allocation at load: kmemleak, and so the runner, must report it. */
+#include <linux/module.h>
+#include <linux/slab.h>
+
+/* volatile: the compiler may not elide the allocation. */
+static void *volatile selftest_leak_ptr;
+
+static int __init selftest_leak_init(void)
+{
+	selftest_leak_ptr = kmalloc(1024, GFP_KERNEL);
+	if (!selftest_leak_ptr)
+		return -ENOMEM;
+	/* Lose the only reference. */
+	selftest_leak_ptr = NULL;
+	return 0;
+}
+module_init(selftest_leak_init);
+
+static void __exit selftest_leak_exit(void)
+{
+}
+module_exit(selftest_leak_exit);
+
+MODULE_DESCRIPTION("VM runner self-test: a memory leak");
+MODULE_LICENSE("GPL");
