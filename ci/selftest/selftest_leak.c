@@ -3,15 +3,23 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 
-/* volatile: the compiler may not elide the allocation. */
+/* volatile: the compiler may not elide the allocations. */
 static void *volatile selftest_leak_ptr;
 
+/*
+ * Leak 64 objects: a stale copy of a pointer (a cached kernel stack, a register) can hide one
+ * object from kmemleak, not all of them.
+ */
 static int __init selftest_leak_init(void)
 {
-	selftest_leak_ptr = kmalloc(1024, GFP_KERNEL);
-	if (!selftest_leak_ptr)
-		return -ENOMEM;
-	/* Lose the only reference. */
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		selftest_leak_ptr = kmalloc(256 + 8 * i, GFP_KERNEL);
+		if (!selftest_leak_ptr)
+			return -ENOMEM;
+	}
+	/* Lose the last reference. */
 	selftest_leak_ptr = NULL;
 	return 0;
 }
