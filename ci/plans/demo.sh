@@ -4,7 +4,7 @@ t_run "modprobe vchiq_core" modprobe vchiq_core
 say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 dmesg | grep -i vchiq >/dev/console
 if grep -q vchiq.shell=1 /proc/cmdline; then
-	say "shell on the simulated system; 'poweroff -f' to leave"
-	setsid sh -c 'exec sh </dev/ttyAMA0 >/dev/ttyAMA0 2>&1'
+	say "shell on the test system; 'exit' ends the demo (unload, leak check, power off)"
+	setsid cttyhack sh
 fi
 t_run "rmmod vchiq_core" rmmod vchiq_core
