@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Shared test support: a host implementation of the shared-memory trait,
+//! a doorbell, a driver for one side, and the fuzz entry point.
+
+#![allow(dead_code)]
+
+pub mod fuzz;
+pub mod shm;
+
+#[cfg(not(loom))]
+pub mod side;

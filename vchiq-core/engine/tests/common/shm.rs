@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host (and loom) implementation of `SharedMem` over 32-bit atomics.
+
+#[cfg(loom)]
+use loom::sync::atomic::{fence, AtomicU32, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+
+use vchiq_engine::{Barrier, SharedMem};
+
+/// Shared memory backed by a vector of atomics.  Accesses use relaxed
+/// atomics (the engine's barriers provide all ordering); barriers map to
+/// fences.  Contract violations (misaligned or out-of-range offsets) are
+/// counted, never undefined behaviour.
+pub struct HostShm {
+    words: Vec<AtomicU32>,
+    violations: std::sync::atomic::AtomicU32,
+}
+
+impl HostShm {
+    /// A zeroed buffer of `bytes` bytes (rounded down to words).
+    pub fn new(bytes: u32) -> HostShm {
+        let n = (bytes / 4) as usize;
+        let mut words = Vec::with_capacity(n);
+        for _ in 0..n {
+            words.push(AtomicU32::new(0));
+        }
+        HostShm {
+            words,
+            violations: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// Number of contract violations seen.
+    pub fn violations(&self) -> u32 {
+        self.violations.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn word(&self, off: u32) -> Option<&AtomicU32> {
+        if off % 4 != 0 {
+            self.violations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
+        let w = self.words.get((off / 4) as usize);
+        if w.is_none() {
+            self.violations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        w
+    }
+
+    /// Raw word write (tests only).
+    pub fn store_word(&self, off: u32, v: u32) {
+        if let Some(w) = self.words.get((off / 4) as usize) {
+            w.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// Raw byte write (tests only; not through the engine).
+    pub fn poke_bytes(&self, off: u32, data: &[u8]) {
+        for (i, b) in data.iter().enumerate() {
+            let at = off as usize + i;
+            if let Some(w) = self.words.get(at / 4) {
+                let shift = (at % 4) * 8;
+                let v = w.load(Ordering::Relaxed);
+                let v = (v & !(0xff << shift)) | ((*b as u32) << shift);
+                w.store(v, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl SharedMem for HostShm {
+    fn size(&self) -> u32 {
+        (self.words.len() * 4) as u32
+    }
+
+    fn load(&self, off: u32) -> u32 {
+        self.word(off).map_or(0, |w| w.load(Ordering::Relaxed))
+    }
+
+    fn store(&self, off: u32, val: u32) {
+        if let Some(w) = self.word(off) {
+            w.store(val, Ordering::Relaxed)
+        }
+    }
+
+    fn barrier(&self, kind: Barrier) {
+        match kind {
+            Barrier::Read => fence(Ordering::Acquire),
+            Barrier::Write => fence(Ordering::Release),
+            Barrier::Full => fence(Ordering::SeqCst),
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn copy_in(&self, off: u32, src: &[u8]) {
+        let Some(first) = (off % 4 == 0).then_some((off / 4) as usize) else {
+            self.violations.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let nwords = src.len().div_ceil(4);
+        let Some(dst) = self.words.get(first..first + nwords) else {
+            self.violations.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut chunks = src.chunks_exact(4);
+        let mut it = dst.iter();
+        for (c, w) in (&mut chunks).zip(&mut it) {
+            w.store(
+                u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                Ordering::Relaxed,
+            );
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 4];
+            b[..rest.len()].copy_from_slice(rest);
+            if let Some(w) = it.next() {
+                w.store(u32::from_le_bytes(b), Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn copy_out(&self, off: u32, dst: &mut [u8]) {
+        let Some(first) = (off % 4 == 0).then_some((off / 4) as usize) else {
+            self.violations.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let nwords = dst.len().div_ceil(4);
+        let Some(src) = self.words.get(first..first + nwords) else {
+            self.violations.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut chunks = dst.chunks_exact_mut(4);
+        let mut it = src.iter();
+        for (c, w) in (&mut chunks).zip(&mut it) {
+            c.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            if let Some(w) = it.next() {
+                let b = w.load(Ordering::Relaxed).to_le_bytes();
+                let n = rest.len();
+                rest.copy_from_slice(&b[..n]);
+            }
+        }
+    }
+}
+
+/// Standard allocation: 65 slots (slot zero + 64).
+pub const STD_SIZE: u32 = 65 * 4096;
