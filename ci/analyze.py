@@ -18,22 +18,30 @@ import tempfile
 # Console patterns that make a run red, with the kind each one reports.
 KERNEL_REPORTS = [
     (re.compile(r"Internal error: Oops|\bOops\b|Unable to handle kernel"), "oops"),
-    (re.compile(r"\bBUG: (?!KASAN)"), "bug"),
-    (re.compile(r"kernel BUG at"), "bug"),
+    (re.compile(r"kernel BUG at|\bBUG: (?!KASAN)"), "bug"),
     (re.compile(r"Kernel panic"), "panic"),
     (re.compile(r"rust_panic|panicked at"), "rust-panic"),
-    (re.compile(r"WARNING: possible|WARNING: suspicious RCU|WARNING: inconsistent lock|"
-                r"WARNING: bad unlock|WARNING: lock held|WARNING: circular locking|"
-                r"possible recursive locking|INFO: possible irq lock inversion"), "lockdep"),
-    (re.compile(r"WARNING: CPU: \d+ PID: \d+|------------\[ cut here \]------------"), "warn"),
     (re.compile(r"BUG: KASAN|KASAN: "), "kasan"),
     (re.compile(r"UBSAN: "), "ubsan"),
-    (re.compile(r"INFO: task .* blocked for more than"), "hung-task"),
+    # Lockdep's reports all start with a "WARNING: " header line of their own (circular
+    # dependency, inconsistent state, held lock freed, ...); these name the common ones.
+    (re.compile(r"WARNING: (possible|suspicious RCU|inconsistent lock|bad unlock|lock held|"
+                r"circular locking|.*-safe -> .*-unsafe lock order)|held lock freed!|"
+                r"still has locks held!|Nested lock was not taken|bad contention detected|"
+                r"chain_key collision|INFO: possible irq lock inversion"), "lockdep"),
+    # Any other "WARNING: " line (7.3: "WARNING: file:line at func, CPU#n: comm/pid") and the
+    # "cut here" line that precedes a WARN or BUG.
+    (re.compile(r"\bWARNING: |------------\[ cut here \]------------"), "warn"),
+    (re.compile(r"INFO: task \S+:\d+ blocked.* for more than"), "hung-task"),
     (re.compile(r"soft lockup|hard LOCKUP"), "lockup"),
-    (re.compile(r"rcu: INFO: .* detected stalls|rcu_.* self-detected stall"), "rcu-stall"),
+    (re.compile(r"INFO: \S+ (self-)?detected (expedited )?stalls?"), "rcu-stall"),
     (re.compile(r"kmemleak: \d+ new suspected memory leaks|unreferenced object 0x"), "kmemleak"),
+    (re.compile(r"Kernel memory leak detector disabled|kmemleak: .*[Pp]ool empty"), "kmemleak-off"),
     (re.compile(r"sleeping function called from invalid context"), "atomic-sleep"),
     (re.compile(r"list_add corruption|list_del corruption"), "list-corruption"),
+    # A KUnit case that failed in a run whose KTAP did not reach the results channel (for
+    # example a suite re-run by a load/unload cycle).
+    (re.compile(r"^\[\s*[\d.]+\]\s*not ok \d+ (?!.*# SKIP)"), "kunit"),
 ]
 
 KUNIT_SUMMARY = re.compile(r"Ran (\d+) tests?: (.*)")
@@ -68,6 +76,7 @@ def main():
     ap.add_argument("--kunit", required=True, help="path of tools/testing/kunit/kunit.py")
     ap.add_argument("--counts", required=True)
     ap.add_argument("--timed-out", action="store_true")
+    ap.add_argument("--qemu-status", type=int, default=0)
     args = ap.parse_args()
 
     passed = failed = 0
@@ -93,12 +102,21 @@ def main():
 
     began = any(l.startswith("PLAN-BEGIN") for l in results)
     ended = any(l.startswith("PLAN-END") for l in results)
+    if args.timed_out:
+        # Also after PLAN-END: a power-off that hangs is a failure too.
+        problems.append("FAIL-REASON timeout: the VM did not power off in time")
+        failed += 1
+    elif args.qemu_status != 0:
+        problems.append(f"FAIL-REASON qemu: QEMU exited with status {args.qemu_status}")
+        failed += 1
     if not began:
         problems.append("FAIL-REASON no-results: the plan never started")
         failed += 1
     elif not ended:
-        why = "timeout" if args.timed_out else "the plan did not reach its end"
-        problems.append(f"FAIL-REASON {'timeout' if args.timed_out else 'incomplete'}: {why}")
+        problems.append("FAIL-REASON incomplete: the plan did not reach its end")
+        failed += 1
+    if not any(l.startswith("TEST ") or l.startswith("KUNIT-BEGIN ") for l in results):
+        problems.append("FAIL-REASON no-tests: the plan reported no test")
         failed += 1
 
     suite, ktap = None, []

@@ -5,7 +5,7 @@
 #                  default ${XDG_CACHE_HOME:-$HOME/.cache}/vchiq-rs. Lives outside the clone.
 # KERNEL_SERIES    pinned kernel series (the Debian package linux-source-$KERNEL_SERIES).
 
-set -euo pipefail
+set -eEuo pipefail
 
 CI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$CI_DIR/.." && pwd)
@@ -25,23 +25,23 @@ need_root() {
 	[ "$(id -u)" -eq 0 ] || die "$1 needs root (debootstrap, chroot and bind mounts). Run it as root, e.g. with sudo."
 }
 
-# Run a command inside the trixie root with /proc, /dev and the clone and cache visible at the
-# same paths as on the host, so paths printed in logs are valid on both sides.
+# Run a command inside the trixie root with /proc, /dev, /sys and the clone visible (the clone
+# at the same path as on the host, so paths in logs are valid on both sides). The mounts live in
+# a private mount namespace that ends with the command: nothing stays mounted under the cache,
+# so deleting the cache can never reach the host's /dev or the clone.
 in_root() {
 	need_root "running the toolchain"
-	mount_root
-	chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		LANG=C.UTF-8 TERM=dumb bash -c 'cd "$1" && shift && exec "$@"' _ "$PWD" "$@"
-}
-
-mount_root() {
-	local m
-	for m in proc dev sys; do
-		mountpoint -q "$ROOT/$m" || mount --rbind "/$m" "$ROOT/$m"
-		mount --make-rslave "$ROOT/$m" 2>/dev/null || true
-	done
+	local dir=$PWD
+	case $dir/ in "$TOP"/*) ;; *) dir=$TOP ;; esac
 	mkdir -p "$ROOT$TOP"
-	mountpoint -q "$ROOT$TOP" || mount --bind "$TOP" "$ROOT$TOP"
+	unshare --mount --propagation private -- /bin/bash -euc '
+		root=$1 top=$2 dir=$3
+		shift 3
+		for m in proc dev sys; do mount --rbind "/$m" "$root/$m"; done
+		mount --bind "$top" "$root$top"
+		exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			LANG=C.UTF-8 TERM=dumb bash -c "cd \"\$1\" && shift && exec \"\$@\"" _ "$dir" "$@"
+	' _ "$ROOT" "$TOP" "$dir" "$@"
 }
 
 # Serialise with other runs touching the same cache entry.

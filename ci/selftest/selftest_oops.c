@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Dereferences NULL at load: an oops (and, with PANIC_ON_OOPS, a panic) must turn the run red. */
+#include <linux/module.h>
+
+static int *volatile selftest_null;
+
+static int __init selftest_oops_init(void)
+{
+	return *selftest_null;
+}
+module_init(selftest_oops_init);
+
+static void __exit selftest_oops_exit(void)
+{
+}
+module_exit(selftest_oops_exit);
+
+MODULE_DESCRIPTION("VM runner self-test: an oops");
+MODULE_LICENSE("GPL");
