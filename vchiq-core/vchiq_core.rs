@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! VCHIQ core transport (placeholder).
+//! VCHIQ core transport.
 //!
-//! This module only proves the build and test pipeline: it loads, runs a KUnit suite and
-//! unloads. The transport itself arrives with the core driver; nothing here is a feature.
+//! Today this module carries the protocol engine (`engine/src`, shared with the host tests)
+//! and KUnit suites that run it in the kernel; the driver itself (platform binding, slot
+//! memory, threads, the service API) arrives with the core driver. Loading it creates no
+//! device.
 
 use kernel::prelude::*;
+
+mod engine;
+mod loopback;
+mod shm;
+mod tables;
 
 module! {
     type: VchiqCore,
@@ -19,7 +26,7 @@ struct VchiqCore;
 
 impl kernel::Module for VchiqCore {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("loaded (pipeline placeholder, no transport yet)\n");
+        pr_info!("loaded (protocol engine only, no transport yet)\n");
         Ok(VchiqCore)
     }
 }

@@ -31,6 +31,7 @@ use super::quota::{DataQuota, Quota};
 use super::recycle;
 use super::service::{Handle, Service, SrvState, MAX_SERVICES};
 use super::shm::{Barrier, SharedMem};
+use core::ops::DerefMut;
 
 /// Private receive bookkeeping of one peer slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +48,8 @@ pub(crate) struct RxSlot {
 }
 
 impl RxSlot {
-    const EMPTY: RxSlot = RxSlot {
+    /// Bookkeeping of a slot we do not hold.
+    pub(crate) const EMPTY: RxSlot = RxSlot {
         use_count: 0,
         release_count: 0,
         epoch: 0,
@@ -66,8 +68,70 @@ pub(crate) struct SyncRx {
     pub(crate) port: u32,
 }
 
+/// The large per-service and per-slot tables of an [`Engine`] (about
+/// 30 KiB), kept apart so that the engine itself stays small and the tables
+/// can live on the heap.
+///
+/// The engine owns them through any `T: DerefMut<Target = Tables>` (a
+/// `Box<Tables>` on the host, a `KBox<Tables>` in the kernel, or a
+/// `&mut Tables`).  [`Engine::init_arm`] and [`Engine::init_vpu`] reset
+/// them, so a `Tables` in any state may be handed over.  To build one in
+/// place without a large temporary, initialise each field from the
+/// per-element `EMPTY` constants (the kernel does so with `init!`), or
+/// call [`Tables::reset`] on an existing one.
+pub struct Tables {
+    /// Per-service quota records, indexed by local port.
+    pub(crate) quotas: [Quota; MAX_SERVICES],
+    /// Receive bookkeeping of every slot.
+    pub(crate) rx_info: [RxSlot; MAX_SLOTS as usize],
+    /// Service records, indexed by local port.
+    pub(crate) services: [Service; MAX_SERVICES],
+    /// Outputs waiting to be returned by `poll`.
+    pub(crate) out: OutQueue,
+}
+
+impl Tables {
+    /// Empty tables.  A large value: prefer `Box::new(Tables::EMPTY)` (or
+    /// an in-place initialiser) to keeping it on a small stack.
+    pub const EMPTY: Tables = Tables {
+        quotas: [Quota::EMPTY; MAX_SERVICES],
+        rx_info: [RxSlot::EMPTY; MAX_SLOTS as usize],
+        services: [Service::EMPTY; MAX_SERVICES],
+        out: OutQueue::EMPTY,
+    };
+
+    /// Resets every entry in place (element by element, without a large
+    /// temporary).
+    pub fn reset(&mut self) {
+        for q in self.quotas.iter_mut() {
+            *q = Quota::EMPTY;
+        }
+        for r in self.rx_info.iter_mut() {
+            *r = RxSlot::EMPTY;
+        }
+        for s in self.services.iter_mut() {
+            *s = Service::EMPTY;
+        }
+        self.out.clear();
+    }
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables::EMPTY
+    }
+}
+
+impl core::fmt::Debug for Tables {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tables").finish_non_exhaustive()
+    }
+}
+
 /// One side of a VCHIQ connection.
-pub struct Engine<M: SharedMem> {
+///
+/// `T` owns the engine's [`Tables`] (for instance a `Box<Tables>`).
+pub struct Engine<M: SharedMem, T: DerefMut<Target = Tables>> {
     pub(crate) shm: M,
     pub(crate) role: Role,
     /// Offset of our shared block.
@@ -97,7 +161,6 @@ pub struct Engine<M: SharedMem> {
     /// Bitmap of our slots currently owned by the peer.
     pub(crate) tx_out: [u32; 4],
     pub(crate) data_quota: DataQuota,
-    pub(crate) quotas: [Quota; MAX_SERVICES],
 
     // Receive side.
     pub(crate) rx_pos: u32,
@@ -106,7 +169,6 @@ pub struct Engine<M: SharedMem> {
     /// Slot being parsed (valid when `rx_in_slot`).
     pub(crate) rx_slot: u32,
     pub(crate) rx_in_slot: bool,
-    pub(crate) rx_info: [RxSlot; MAX_SLOTS as usize],
     /// Private copy of the peer's `slot_queue_recycle` (we are its writer).
     pub(crate) peer_recycle: u32,
     /// The peer's stream is corrupt; receiving stopped.
@@ -118,12 +180,12 @@ pub struct Engine<M: SharedMem> {
     pub(crate) sync_rx: SyncRx,
 
     // Services and outputs.
-    pub(crate) services: [Service; MAX_SERVICES],
     pub(crate) next_gen: u32,
-    pub(crate) out: OutQueue,
     pub(crate) doorbell: bool,
     pub(crate) stall: Stall,
     pub(crate) stats: Stats,
+    /// The large tables (services, quotas, receive slots, output queue).
+    pub(crate) tables: T,
 }
 
 /// Offset of field `f` in block `b`.
@@ -131,8 +193,9 @@ pub(crate) const fn at(b: u32, f: u32) -> u32 {
     b.wrapping_add(f)
 }
 
-impl<M: SharedMem> Engine<M> {
-    fn new(shm: M, role: Role, own_slots: SlotRange, peer_slots: SlotRange) -> Self {
+impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
+    fn new(shm: M, mut tables: T, role: Role, own_slots: SlotRange, peer_slots: SlotRange) -> Self {
+        tables.reset();
         let own = role.block();
         let peer = role.peer().block();
         let count = own_slots.count();
@@ -158,12 +221,10 @@ impl<M: SharedMem> Engine<M> {
                 used: 0,
                 prev_seq: u32::MAX,
             },
-            quotas: [Quota::EMPTY; MAX_SERVICES],
             rx_pos: 0,
             rx_end: 0,
             rx_slot: 0,
             rx_in_slot: false,
-            rx_info: [RxSlot::EMPTY; MAX_SLOTS as usize],
             peer_recycle: 0,
             rx_broken: false,
             tx_broken: false,
@@ -173,12 +234,11 @@ impl<M: SharedMem> Engine<M> {
                 epoch: 0,
                 port: 0,
             },
-            services: [Service::EMPTY; MAX_SERVICES],
             next_gen: 1,
-            out: OutQueue::EMPTY,
             doorbell: false,
             stall: Stall::None,
             stats: Stats::default(),
+            tables,
         }
     }
 
@@ -187,13 +247,14 @@ impl<M: SharedMem> Engine<M> {
     /// between the two sides and publishes our half.
     ///
     /// `platform_data` goes to `slot_zero.platform_data` (fragment pool bus
-    /// address and fragment count).
+    /// address and fragment count).  `tables` are reset and owned by the
+    /// engine.
     ///
     /// # Errors
     ///
     /// [`Error::NoSpace`] if the buffer holds fewer than 7 slots,
     /// [`Error::Inval`] if our half is already initialised.
-    pub fn init_arm(shm: M, platform_data: [u32; 2]) -> Result<Self> {
+    pub fn init_arm(shm: M, tables: T, platform_data: [u32; 2]) -> Result<Self> {
         let size = shm.size();
         let total = core::cmp::min(size >> SLOT_SHIFT, MAX_SLOTS);
         // Slot 0 holds slot zero itself.
@@ -230,13 +291,13 @@ impl<M: SharedMem> Engine<M> {
             shm.store(at(b, SS_SLOT_LAST), r.last);
             shm.store(at(b, SS_SLOT_SYNC), r.sync);
         }
-        let mut e = Engine::new(shm, Role::Arm, slave, master);
+        let mut e = Engine::new(shm, tables, Role::Arm, slave, master);
         e.init_own_block();
         Ok(e)
     }
 
     /// VPU role: validates the slot zero the ARM laid out and publishes our
-    /// (master) half.
+    /// (master) half.  `tables` are reset and owned by the engine.
     ///
     /// # Errors
     ///
@@ -244,7 +305,7 @@ impl<M: SharedMem> Engine<M> {
     /// [`Error::Proto`] for any inconsistent header field or slot range,
     /// [`Error::Version`] for an incompatible protocol version,
     /// [`Error::Inval`] if our half is already initialised.
-    pub fn init_vpu(shm: M) -> Result<Self> {
+    pub fn init_vpu(shm: M, tables: T) -> Result<Self> {
         let size = shm.size();
         if size < SLOT_ZERO_SIZE {
             return Err(Error::NoSpace);
@@ -288,7 +349,7 @@ impl<M: SharedMem> Engine<M> {
             return Err(Error::Inval);
         }
         let peer_recycle = shm.load(at(SZ_SLAVE, SS_SLOT_QUEUE_RECYCLE));
-        let mut e = Engine::new(shm, Role::Vpu, master, slave);
+        let mut e = Engine::new(shm, tables, Role::Vpu, master, slave);
         e.version_common = core::cmp::min(ver, VERSION);
         e.peer_recycle = peer_recycle;
         e.peer_ready = true;
@@ -394,7 +455,7 @@ impl<M: SharedMem> Engine<M> {
 
     /// Whether outputs are waiting to be polled.
     pub fn has_output(&self) -> bool {
-        !self.out.is_empty()
+        !self.tables.out.is_empty()
     }
 
     /// Counts a protocol error.
@@ -403,7 +464,7 @@ impl<M: SharedMem> Engine<M> {
     }
 
     /// Records a stall and returns `WouldBlock`.
-    pub(crate) fn would_block<T>(&mut self, s: Stall) -> Result<T> {
+    pub(crate) fn would_block<R>(&mut self, s: Stall) -> Result<R> {
         self.stall = s;
         Err(Error::WouldBlock)
     }
@@ -411,14 +472,14 @@ impl<M: SharedMem> Engine<M> {
     /// Queues an output.  Callers check room first; a full queue is a bug
     /// that is reported as a protocol error rather than a panic.
     pub(crate) fn emit(&mut self, o: Output) {
-        if !self.out.push(o) {
+        if !self.tables.out.push(o) {
             self.proto();
         }
     }
 
     /// Whether there is room for the outputs of one more message.
     pub(crate) fn out_room(&self) -> bool {
-        self.out.room() >= OUT_PER_MSG
+        self.tables.out.room() >= OUT_PER_MSG
     }
 
     /// Signals an event in the peer's block; remembers to ring the doorbell.
@@ -494,7 +555,7 @@ impl<M: SharedMem> Engine<M> {
     fn work_pending(&self, w: Wait) -> bool {
         match w {
             Wait::Trigger => {
-                if !self.out.is_empty() {
+                if !self.tables.out.is_empty() {
                     return true;
                 }
                 if self.rx_broken || self.rx_stalled || !self.peer_ready {
@@ -531,11 +592,17 @@ impl<M: SharedMem> Engine<M> {
         mask
     }
 
+    /// Consumes the engine, returning its tables (for instance to reuse
+    /// their allocation).
+    pub fn into_tables(self) -> T {
+        self.tables
+    }
+
     /// Looks up a live service by handle.
     pub(crate) fn lookup(&self, h: Handle) -> Result<usize> {
         // CAST: port is 12 bits.
         let idx = h.port() as usize;
-        match self.services.get(idx) {
+        match self.tables.services.get(idx) {
             Some(s) if s.handle == h.0 && s.state != SrvState::Free && h.0 != 0 => Ok(idx),
             _ => Err(Error::BadHandle),
         }
@@ -543,12 +610,12 @@ impl<M: SharedMem> Engine<M> {
 
     /// A service by index.
     pub(crate) fn srv(&self, idx: usize) -> Option<&Service> {
-        self.services.get(idx)
+        self.tables.services.get(idx)
     }
 
     /// A service by index, mutably.
     pub(crate) fn srv_mut(&mut self, idx: usize) -> Option<&mut Service> {
-        self.services.get_mut(idx)
+        self.tables.services.get_mut(idx)
     }
 
     /// State of a service.
@@ -572,7 +639,7 @@ impl<M: SharedMem> Engine<M> {
     /// The quota record of a service.
     pub fn quota(&self, h: Handle) -> Result<Quota> {
         let i = self.lookup(h)?;
-        self.quotas.get(i).copied().ok_or(Error::BadHandle)
+        self.tables.quotas.get(i).copied().ok_or(Error::BadHandle)
     }
 
     /// Sets a service's slot and message quotas (0 keeps the current
@@ -583,7 +650,7 @@ impl<M: SharedMem> Engine<M> {
     /// [`Error::Inval`] for a quota below the current use.
     pub fn set_quota(&mut self, h: Handle, slot_quota: u16, msg_quota: u16) -> Result<()> {
         let i = self.lookup(h)?;
-        let q = self.quotas.get_mut(i).ok_or(Error::BadHandle)?;
+        let q = self.tables.quotas.get_mut(i).ok_or(Error::BadHandle)?;
         if (slot_quota != 0 && slot_quota < q.slot_use) || (msg_quota != 0 && msg_quota < q.msg_use)
         {
             return Err(Error::Inval);
@@ -608,7 +675,7 @@ impl<M: SharedMem> Engine<M> {
         self.rx_end = pos;
         self.shm.store(at(self.own, SS_TX_POS), pos);
         let seq = pos >> SLOT_SHIFT;
-        for q in self.quotas.iter_mut() {
+        for q in self.tables.quotas.iter_mut() {
             q.prev_seq = seq.wrapping_sub(1);
         }
         self.data_quota.prev_seq = seq.wrapping_sub(1);

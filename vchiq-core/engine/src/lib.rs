@@ -35,7 +35,7 @@ mod transfer;
 mod tx;
 
 pub use bulk::{BulkDir, BulkResult, NUM_SERVICE_BULKS};
-pub use engine::Engine;
+pub use engine::{Engine, Tables};
 pub use error::{Error, Result};
 pub use event::RemoteEvent;
 pub use layout::{

@@ -4,7 +4,7 @@
 //! and removing services.
 
 use super::bulk::{BulkDir, BulkResult};
-use super::engine::Engine;
+use super::engine::{Engine, Tables};
 use super::error::{Error, Result};
 use super::layout::SLOT_SHIFT;
 use super::msg::{MsgId, MsgType, OpenPayload, PORT_FREE};
@@ -15,8 +15,9 @@ use super::shm::SharedMem;
 
 /// Largest handle generation (20 bits).
 const GEN_MAX: u32 = 0xf_ffff;
+use core::ops::DerefMut;
 
-impl<M: SharedMem> Engine<M> {
+impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
     /// Sends our CONNECT (once) and makes hidden servers visible.
     ///
     /// The connection is established when the peer's CONNECT has arrived as
@@ -34,7 +35,7 @@ impl<M: SharedMem> Engine<M> {
             self.queue_ctrl(MsgId::new(MsgType::Connect, 0, 0), &[])?;
             self.conn_sent = true;
         }
-        for s in self.services.iter_mut() {
+        for s in self.tables.services.iter_mut() {
             if s.state == SrvState::Hidden {
                 s.state = SrvState::Listening;
             }
@@ -60,6 +61,7 @@ impl<M: SharedMem> Engine<M> {
         // when both ports are 0.
         let skip = usize::from(!server);
         let idx = self
+            .tables
             .services
             .iter()
             .enumerate()
@@ -77,7 +79,7 @@ impl<M: SharedMem> Engine<M> {
         let handle = (gen << 12) | idx as u32;
         let slot_quota = default_slot_quota(self.own_slots.count());
         let cur_seq = self.tx_pos >> SLOT_SHIFT;
-        if let Some(q) = self.quotas.get_mut(idx) {
+        if let Some(q) = self.tables.quotas.get_mut(idx) {
             if q.slot_use == 0 {
                 // The first DATA message then counts one slot.
                 q.prev_seq = cur_seq.wrapping_sub(1);

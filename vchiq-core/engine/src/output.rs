@@ -111,9 +111,13 @@ pub const OUT_PER_MSG: usize = 9;
 /// Fixed-capacity FIFO of outputs.
 #[derive(Clone, Copy, Debug)]
 pub struct OutQueue {
-    buf: [Option<Output>; OUT_QUEUE_LEN],
-    head: usize,
-    len: usize,
+    // `pub(crate)` so that the kernel crate can initialise a queue in place.
+    /// Ring of queued outputs.
+    pub(crate) buf: [Option<Output>; OUT_QUEUE_LEN],
+    /// Index of the oldest entry.
+    pub(crate) head: usize,
+    /// Number of entries.
+    pub(crate) len: usize,
 }
 
 impl OutQueue {
@@ -123,6 +127,15 @@ impl OutQueue {
         head: 0,
         len: 0,
     };
+
+    /// Empties the queue in place.
+    pub fn clear(&mut self) {
+        for e in self.buf.iter_mut() {
+            *e = None;
+        }
+        self.head = 0;
+        self.len = 0;
+    }
 
     /// Free entries.
     pub fn room(&self) -> usize {

@@ -3,7 +3,7 @@
 //! Receive path: parsing the peer's stream, dispatching messages, claiming
 //! and releasing DATA, recycling slots, and the peer's sync slot.
 
-use super::engine::{at, Engine};
+use super::engine::{at, Engine, Tables};
 use super::error::{Error, Result};
 use super::layout::{
     slot_offset, SLOT_MASK, SLOT_SHIFT, SLOT_SIZE, SS_TX_POS, SZ_VERSIONS, VERSION, VERSION_MIN,
@@ -16,8 +16,9 @@ use super::output::{MsgRef, Output, Wait};
 use super::recycle;
 use super::service::{Handle, SrvState, MAX_SERVICES};
 use super::shm::{Barrier, SharedMem};
+use core::ops::DerefMut;
 
-impl<M: SharedMem> Engine<M> {
+impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
     /// Returns the next output, parsing the peer's stream as needed.
     ///
     /// `Ok(None)` means there is nothing more to do until the next event.
@@ -28,18 +29,18 @@ impl<M: SharedMem> Engine<M> {
     /// queued (wait for the recycle event, then poll again); [`Error::Proto`]
     /// if the peer's stream is corrupt (receiving has stopped for good).
     pub fn poll(&mut self) -> Result<Option<Output>> {
-        if let Some(o) = self.out.pop() {
+        if let Some(o) = self.tables.out.pop() {
             return Ok(Some(o));
         }
         while self.peer_initialised() && self.out_room() {
             if !self.parse_one()? {
                 break;
             }
-            if let Some(o) = self.out.pop() {
+            if let Some(o) = self.tables.out.pop() {
                 return Ok(Some(o));
             }
         }
-        Ok(self.out.pop())
+        Ok(self.tables.out.pop())
     }
 
     /// Marks the stream broken.
@@ -77,11 +78,11 @@ impl<M: SharedMem> Engine<M> {
             }
             let seq = self.rx_pos >> SLOT_SHIFT;
             let slot = recycle::entry(&self.shm, self.peer, seq);
-            let free = matches!(self.rx_info.get(slot as usize), Some(i) if !i.held);
+            let free = matches!(self.tables.rx_info.get(slot as usize), Some(i) if !i.held);
             if !self.peer_slots.contains(slot) || !free {
                 return self.broken();
             }
-            if let Some(i) = self.rx_info.get_mut(slot as usize) {
+            if let Some(i) = self.tables.rx_info.get_mut(slot as usize) {
                 i.use_count = 1;
                 i.release_count = 0;
                 i.epoch = seq;
@@ -204,7 +205,7 @@ impl<M: SharedMem> Engine<M> {
             self.shm.load(p0.wrapping_add(4)),
             self.shm.load(p0.wrapping_add(8)),
         ]);
-        let found = self.services.iter().position(|s| {
+        let found = self.tables.services.iter().position(|s| {
             s.server && s.state == SrvState::Listening && s.params.fourcc == p.fourcc
         });
         let idx = match found {
@@ -301,7 +302,7 @@ impl<M: SharedMem> Engine<M> {
             // A CLOSE from a peer that never saw our OPENACK carries dst 0.
             // We may have sent our own CLOSE meanwhile (CLOSESENT): then this
             // is the answer to it.
-            target = self.services.iter().position(|s| {
+            target = self.tables.services.iter().position(|s| {
                 matches!(
                     s.state,
                     SrvState::Open | SrvState::OpenSync | SrvState::CloseSent
@@ -353,7 +354,7 @@ impl<M: SharedMem> Engine<M> {
             }
         };
         let slot = self.rx_slot;
-        let epoch = match self.rx_info.get_mut(slot as usize) {
+        let epoch = match self.tables.rx_info.get_mut(slot as usize) {
             Some(i) => {
                 i.use_count = i.use_count.wrapping_add(1);
                 i.epoch
@@ -377,7 +378,7 @@ impl<M: SharedMem> Engine<M> {
     /// Drops one reference on a peer slot and recycles it when the last one
     /// is gone.
     pub(crate) fn release_ref(&mut self, slot: u32) {
-        let done = match self.rx_info.get_mut(slot as usize) {
+        let done = match self.tables.rx_info.get_mut(slot as usize) {
             Some(i) if i.held && i.release_count < i.use_count => {
                 i.release_count = i.release_count.wrapping_add(1);
                 if i.release_count == i.use_count {
@@ -410,7 +411,7 @@ impl<M: SharedMem> Engine<M> {
         if !self.peer_slots.contains(m.slot) || m.offset & 7 != 0 || m.offset >= SLOT_SIZE {
             return Err(Error::Inval);
         }
-        match self.rx_info.get(m.slot as usize) {
+        match self.tables.rx_info.get(m.slot as usize) {
             Some(i) if i.held && i.epoch == m.epoch => {}
             _ => return Err(Error::Inval),
         }
@@ -464,7 +465,11 @@ impl<M: SharedMem> Engine<M> {
         let r = self.peer_slots;
         let mut slot = r.first;
         while slot <= r.last {
-            let held = self.rx_info.get(slot as usize).is_some_and(|i| i.held);
+            let held = self
+                .tables
+                .rx_info
+                .get(slot as usize)
+                .is_some_and(|i| i.held);
             if held {
                 self.release_held_in(slot, port);
             }
@@ -494,6 +499,7 @@ impl<M: SharedMem> Engine<M> {
             if id.is_claimed() && id.dst() == port {
                 self.shm.store(hdr, id.0 & !MSGID_CLAIMED);
                 let last = self
+                    .tables
                     .rx_info
                     .get(slot as usize)
                     .is_some_and(|i| i.release_count.wrapping_add(1) == i.use_count);
@@ -527,7 +533,7 @@ impl<M: SharedMem> Engine<M> {
     /// [`Error::WouldBlock`] if the output queue is full.
     pub fn poll_sync(&mut self) -> Result<Option<Output>> {
         if self.sync_rx.held || !self.peer_ready {
-            return Ok(self.out.pop());
+            return Ok(self.tables.out.pop());
         }
         if !self.out_room() {
             return self.would_block(super::output::Stall::Output);
@@ -535,7 +541,7 @@ impl<M: SharedMem> Engine<M> {
         let hdr = slot_offset(self.peer_slots.sync);
         let id = MsgId(self.shm.load(hdr));
         if id.0 == MSGID_PADDING {
-            return Ok(self.out.pop());
+            return Ok(self.tables.out.pop());
         }
         // Read barrier: size and payload were written before the msgid.
         self.shm.barrier(Barrier::Read);
@@ -565,7 +571,7 @@ impl<M: SharedMem> Engine<M> {
                         // channel does not stall forever.
                         self.stats.dropped = self.stats.dropped.wrapping_add(1);
                         self.release_sync_rx();
-                        return Ok(self.out.pop());
+                        return Ok(self.tables.out.pop());
                     }
                 };
                 self.sync_rx.held = true;
@@ -588,7 +594,7 @@ impl<M: SharedMem> Engine<M> {
                 self.release_sync_rx();
             }
         }
-        Ok(self.out.pop())
+        Ok(self.tables.out.pop())
     }
 
     /// Frees a service record.

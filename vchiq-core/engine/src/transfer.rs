@@ -3,7 +3,7 @@
 //! Bulk transfers: queueing, requests, pairing and completion.
 
 use super::bulk::{BulkDir, BulkRec, BulkResult};
-use super::engine::Engine;
+use super::engine::{Engine, Tables};
 use super::error::{Error, Result};
 use super::layout::Role;
 use super::msg::{
@@ -12,8 +12,9 @@ use super::msg::{
 use super::output::{Output, Stall};
 use super::service::{Handle, SrvState};
 use super::shm::SharedMem;
+use core::ops::DerefMut;
 
-impl<M: SharedMem> Engine<M> {
+impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
     /// Queues a bulk transfer on an open (asynchronous) service.
     ///
     /// On the ARM this sends BULK_TX (transmit) or BULK_RX (receive) with
@@ -51,7 +52,7 @@ impl<M: SharedMem> Engine<M> {
             self.stats.bulk_stalls = self.stats.bulk_stalls.wrapping_add(1);
             return self.would_block(Stall::Bulk);
         }
-        if self.role == Role::Vpu && self.out.room() == 0 {
+        if self.role == Role::Vpu && self.tables.out.room() == 0 {
             // Pairing may produce an output.
             return self.would_block(Stall::Output);
         }
@@ -127,7 +128,7 @@ impl<M: SharedMem> Engine<M> {
         if !q.in_transfer {
             return Err(Error::Inval);
         }
-        if self.out.room() < 2 {
+        if self.tables.out.room() < 2 {
             return self.would_block(Stall::Output);
         }
         // The DONE type names the ARM's request: a VPU transmit answers the

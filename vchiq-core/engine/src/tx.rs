@@ -3,7 +3,7 @@
 //! Transmit path: slot claiming, framing, quotas, the sync slot and the
 //! collection of recycled slots.
 
-use super::engine::{at, Engine};
+use super::engine::{at, Engine, Tables};
 use super::error::{Error, Result};
 use super::layout::{slot_offset, SLOT_MASK, SLOT_QUEUE_MASK, SLOT_SHIFT, SLOT_SIZE, SS_TX_POS};
 use super::msg::{stride, MsgId, MsgType, HEADER_SIZE, MAX_MSG_SIZE};
@@ -30,8 +30,9 @@ pub(crate) fn bit_set(map: &mut [u32; 4], n: u32, v: bool) {
         }
     }
 }
+use core::ops::DerefMut;
 
-impl<M: SharedMem> Engine<M> {
+impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
     /// Slot sequence number the next message of `stride` bytes ends in.
     fn end_seq(&self, stride: u32) -> u32 {
         self.tx_pos.wrapping_add(stride).wrapping_sub(1) >> SLOT_SHIFT
@@ -190,7 +191,12 @@ impl<M: SharedMem> Engine<M> {
             }
             return self.would_block(Stall::DataQuota);
         }
-        let q = self.quotas.get(idx).copied().ok_or(Error::BadHandle)?;
+        let q = self
+            .tables
+            .quotas
+            .get(idx)
+            .copied()
+            .ok_or(Error::BadHandle)?;
         if !q.admits(end) {
             self.stats.quota_stalls = self.stats.quota_stalls.wrapping_add(1);
             if partial && q.prev_seq == cur_seq {
@@ -202,7 +208,7 @@ impl<M: SharedMem> Engine<M> {
         self.write_msg(off, id, data, size);
         let seq = self.tx_pos.wrapping_sub(1) >> SLOT_SHIFT;
         self.data_quota.charge(seq);
-        if let Some(q) = self.quotas.get_mut(idx) {
+        if let Some(q) = self.tables.quotas.get_mut(idx) {
             q.charge(seq);
         }
         self.stats.data_tx = self.stats.data_tx.wrapping_add(1);
@@ -313,7 +319,7 @@ impl<M: SharedMem> Engine<M> {
                 any_data = true;
                 let port = id.src();
                 let mut ok = (port as usize) < MAX_SERVICES;
-                if let Some(q) = self.quotas.get_mut(port as usize) {
+                if let Some(q) = self.tables.quotas.get_mut(port as usize) {
                     ok &= q.release_msg();
                     if !bit_get(&seen, port) {
                         bit_set(&mut seen, port, true);

@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::shm::{HostShm, STD_SIZE};
+use common::shm::{HostEngine, HostShm, STD_SIZE};
 use common::side::{run_pair, Side};
 use rand::{Rng, SeedableRng};
 use vchiq_engine::{
     BulkDir, BulkResult, Engine, Error, Handle, MsgRef, Output, ServerOptions, ServiceParams,
-    SrvState, Stall,
+    SrvState, Stall, Tables,
 };
 
 const ECHO: u32 = u32::from_be_bytes(*b"echo");
@@ -71,7 +71,7 @@ fn expect_data(side: &mut Side) -> (Handle, MsgRef, Vec<u8>) {
 #[test]
 fn slot_zero_layout_after_init() {
     let shm = HostShm::new(STD_SIZE);
-    let arm = Engine::init_arm(&shm, [0xdead_0000, 64]).unwrap();
+    let arm = Engine::init_arm(&shm, Box::new(Tables::EMPTY), [0xdead_0000, 64]).unwrap();
     use vchiq_engine::SharedMem;
     assert_eq!(shm.load(0), 0x5643_4849);
     assert_eq!(shm.load(4), 8 | (3 << 16));
@@ -98,9 +98,12 @@ fn slot_zero_layout_after_init() {
     assert_eq!(shm.load(404 + 328), 11, "debug[0]");
     assert_eq!(arm.own_slots().count(), 31);
     // A second ARM on the same memory is refused.
-    assert_eq!(Engine::init_arm(&shm, [0, 0]).err(), Some(Error::Inval));
+    assert_eq!(
+        Engine::init_arm(&shm, Box::new(Tables::EMPTY), [0, 0]).err(),
+        Some(Error::Inval)
+    );
     // The VPU validates and publishes its half.
-    let vpu = Engine::init_vpu(&shm).unwrap();
+    let vpu = Engine::init_vpu(&shm, Box::new(Tables::EMPTY)).unwrap();
     assert_eq!(shm.load(32), 1);
     assert_eq!(vpu.own_slots().first, 2);
     assert_eq!(vpu.peer_slots().sync, 33);
@@ -118,18 +121,28 @@ fn vpu_rejects_bad_slot_zero() {
     ];
     for (off, val, err) in cases {
         let shm = HostShm::new(STD_SIZE);
-        let _arm = Engine::init_arm(&shm, [0, 0]).unwrap();
+        let _arm = Engine::init_arm(&shm, Box::new(Tables::EMPTY), [0, 0]).unwrap();
         shm.store(off, val);
-        assert_eq!(Engine::init_vpu(&shm).err(), Some(err), "offset {off}");
+        assert_eq!(
+            Engine::init_vpu(&shm, Box::new(Tables::EMPTY)).err(),
+            Some(err),
+            "offset {off}"
+        );
     }
     // Overlapping ranges.
     let shm = HostShm::new(STD_SIZE);
-    let _arm = Engine::init_arm(&shm, [0, 0]).unwrap();
+    let _arm = Engine::init_arm(&shm, Box::new(Tables::EMPTY), [0, 0]).unwrap();
     shm.store(32 + 8, 40);
-    assert_eq!(Engine::init_vpu(&shm).err(), Some(Error::Proto));
+    assert_eq!(
+        Engine::init_vpu(&shm, Box::new(Tables::EMPTY)).err(),
+        Some(Error::Proto)
+    );
     // Not initialised by the ARM yet.
     let shm = HostShm::new(STD_SIZE);
-    assert_eq!(Engine::init_vpu(&shm).err(), Some(Error::NotConnected));
+    assert_eq!(
+        Engine::init_vpu(&shm, Box::new(Tables::EMPTY)).err(),
+        Some(Error::NotConnected)
+    );
     assert_eq!(shm.violations(), 0);
 }
 
@@ -258,7 +271,7 @@ struct RxCheck {
 }
 
 impl RxCheck {
-    fn on(&mut self, eng: &mut Engine<&HostShm>, o: Output) {
+    fn on(&mut self, eng: &mut HostEngine<'_>, o: Output) {
         let Output::Data { msg, .. } = o else {
             panic!("unexpected {o:?}");
         };
@@ -778,4 +791,27 @@ fn sync_service_round_trip() {
             expect_closed(vpu, h);
         },
     );
+}
+
+#[test]
+fn engine_is_small_and_tables_reset() {
+    let engine = std::mem::size_of::<HostEngine<'_>>();
+    let tables = std::mem::size_of::<Tables>();
+    println!("size_of Engine<&HostShm, Box<Tables>> = {engine}, size_of Tables = {tables}");
+    // The engine must fit comfortably on a kernel stack; the tables are
+    // heap-allocated.
+    assert!(engine < 1024, "Engine is {engine} bytes");
+    // `init_*` reset the tables they are given: a service registered in
+    // recycled tables is gone.
+    let _ = Tables::default();
+    let shm = HostShm::new(STD_SIZE);
+    let mut arm = Engine::init_arm(&shm, Box::new(Tables::EMPTY), [0, 64]).unwrap();
+    let h = arm
+        .add_service(params(ECHO, 3, 1), ServerOptions::default())
+        .unwrap();
+    assert!(arm.service_state(h).is_ok());
+    let tables = arm.into_tables();
+    let shm = HostShm::new(STD_SIZE);
+    let arm = Engine::init_arm(&shm, tables, [0, 64]).unwrap();
+    assert_eq!(arm.service_state(h), Err(Error::BadHandle));
 }

@@ -12,10 +12,10 @@ use common::shm::{HostShm, STD_SIZE};
 use proptest::prelude::*;
 use vchiq_engine::{
     stride, Engine, Error, Handle, MsgId, MsgType, Output, ServerOptions, ServiceParams, SrvState,
-    MAX_MSG_SIZE, SLOT_SIZE,
+    Tables, MAX_MSG_SIZE, SLOT_SIZE,
 };
 
-type Eng<'a> = Engine<&'a HostShm>;
+type Eng<'a> = Engine<&'a HostShm, Box<Tables>>;
 
 /// Pumps one engine; outputs are appended to `log`, DATA is checked by
 /// `on_data` (which may keep it) or released.
@@ -87,8 +87,8 @@ proptest! {
         hold in 0usize..64)
     {
         let shm = HostShm::new(STD_SIZE);
-        let mut arm = Engine::init_arm(&shm, [0, 0]).unwrap();
-        let mut vpu = Engine::init_vpu(&shm).unwrap();
+        let mut arm = Engine::init_arm(&shm, Box::new(Tables::EMPTY), [0, 0]).unwrap();
+        let mut vpu = Engine::init_vpu(&shm, Box::new(Tables::EMPTY)).unwrap();
         vpu.add_service(params(b"echo", 1, 1), ServerOptions::default()).unwrap();
         arm.connect().unwrap();
         vpu.connect().unwrap();
@@ -249,8 +249,8 @@ proptest! {
     #[test]
     fn service_state_machine(ops in proptest::collection::vec(op(), 1..120)) {
         let shm = HostShm::new(STD_SIZE);
-        let arm = Engine::init_arm(&shm, [0, 0]).unwrap();
-        let vpu = Engine::init_vpu(&shm).unwrap();
+        let arm = Engine::init_arm(&shm, Box::new(Tables::EMPTY), [0, 0]).unwrap();
+        let vpu = Engine::init_vpu(&shm, Box::new(Tables::EMPTY)).unwrap();
         let mut a = SideState { eng: arm, log: Vec::new(), handles: Vec::new() };
         let mut v = SideState { eng: vpu, log: Vec::new(), handles: Vec::new() };
         // Each side listens on all three fourccs (version 3, min 2).

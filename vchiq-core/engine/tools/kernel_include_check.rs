@@ -112,7 +112,11 @@ pub unsafe extern "C" fn vchiq_check(base: *mut u32, size: u32, data: *const u8,
     let shm = Raw { base, size };
     // SAFETY: the caller guarantees `data` points to `len` bytes.
     let payload = unsafe { core::slice::from_raw_parts(data, len) };
-    let mut e = match Engine::init_arm(shm, [0, 64]) {
+    // The kernel boxes the tables; here they live on the stack (this is only
+    // a build check), borrowed by the engines as `&mut Tables`.
+    let mut t1 = engine::Tables::EMPTY;
+    let mut t2 = engine::Tables::EMPTY;
+    let mut e = match Engine::init_arm(shm, &mut t1, [0, 64]) {
         Ok(e) => e,
         Err(err) => return err.to_errno(),
     };
@@ -128,7 +132,7 @@ pub unsafe extern "C" fn vchiq_check(base: *mut u32, size: u32, data: *const u8,
     let _ = e.poll_sync();
     let _ = e.close_service(h);
     let _ = e.queue_bulk(h, bulk::BulkDir::Receive, 1, 2, 3);
-    let mut e2 = match Engine::init_vpu(Raw { base, size }) {
+    let mut e2 = match Engine::init_vpu(Raw { base, size }, &mut t2) {
         Ok(e) => e,
         Err(err) => return err.to_errno(),
     };

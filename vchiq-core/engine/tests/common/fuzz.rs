@@ -8,10 +8,10 @@
 //! must report peer garbage as errors.
 
 use vchiq_engine::{
-    BulkDir, Engine, Error, Output, ServerOptions, ServiceParams, Wait, SZ_MASTER, SZ_SLAVE,
+    BulkDir, Engine, Error, Output, ServerOptions, ServiceParams, Tables, Wait, SZ_MASTER, SZ_SLAVE,
 };
 
-use super::shm::{HostShm, STD_SIZE};
+use super::shm::{HostEngine, HostShm, STD_SIZE};
 
 /// A small cursor over the fuzz input.
 struct Input<'a> {
@@ -87,7 +87,7 @@ fn scribble(shm: &HostShm, inp: &mut Input, areas: &[(u32, u32)], rounds: u32) {
 }
 
 /// Exercises the engine with the current shm contents.
-fn drive(eng: &mut Engine<&HostShm>, inp: &mut Input, out: &mut FuzzOutcome) {
+fn drive(eng: &mut HostEngine<'_>, inp: &mut Input, out: &mut FuzzOutcome) {
     let mut held = Vec::new();
     for _ in 0..64 {
         for w in Wait::ALL {
@@ -182,7 +182,8 @@ fn drive(eng: &mut Engine<&HostShm>, inp: &mut Input, out: &mut FuzzOutcome) {
 
 fn fuzz_arm(shm: &HostShm, inp: &mut Input) -> FuzzOutcome {
     let mut out = FuzzOutcome::default();
-    let mut arm = Engine::init_arm(shm, [0, 64]).expect("init_arm on a fresh buffer");
+    let mut arm = Engine::init_arm(shm, Box::new(Tables::EMPTY), [0, 64])
+        .expect("init_arm on a fresh buffer");
     let p = ServiceParams {
         fourcc: u32::from_be_bytes(*b"echo"),
         version: 3,
@@ -191,7 +192,7 @@ fn fuzz_arm(shm: &HostShm, inp: &mut Input) -> FuzzOutcome {
     let _ = arm.add_service(p, ServerOptions::default());
     // Mostly a well-formed peer start, so the fuzzer gets past the checks.
     if inp.byte() & 7 != 0 {
-        if let Ok(mut vpu) = Engine::init_vpu(shm) {
+        if let Ok(mut vpu) = Engine::init_vpu(shm, Box::new(Tables::EMPTY)) {
             let _ = vpu.connect();
             let _ = arm.connect();
             // Give the VPU's stream some structure before scribbling on it.
@@ -216,7 +217,8 @@ fn fuzz_arm(shm: &HostShm, inp: &mut Input) -> FuzzOutcome {
 fn fuzz_vpu(shm: &HostShm, inp: &mut Input) -> FuzzOutcome {
     let mut out = FuzzOutcome::default();
     {
-        let _arm = Engine::init_arm(shm, [0, 64]).expect("init_arm on a fresh buffer");
+        let _arm = Engine::init_arm(shm, Box::new(Tables::EMPTY), [0, 64])
+            .expect("init_arm on a fresh buffer");
     }
     // The ARM's half, slot zero header and the ARM's slots are the peer's.
     let areas = [
@@ -227,7 +229,7 @@ fn fuzz_vpu(shm: &HostShm, inp: &mut Input) -> FuzzOutcome {
     ];
     let header_rounds = u32::from(inp.byte() % 3);
     scribble(shm, inp, &areas[..2], header_rounds);
-    let mut vpu = match Engine::init_vpu(shm) {
+    let mut vpu = match Engine::init_vpu(shm, Box::new(Tables::EMPTY)) {
         Ok(v) => v,
         Err(_) => {
             out.errors += 1;
@@ -254,7 +256,8 @@ fn fuzz_vpu(shm: &HostShm, inp: &mut Input) -> FuzzOutcome {
 fn fuzz_synth(shm: &HostShm, inp: &mut Input) -> FuzzOutcome {
     use vchiq_engine::SharedMem;
     let mut out = FuzzOutcome::default();
-    let mut arm = Engine::init_arm(shm, [0, 64]).expect("init_arm on a fresh buffer");
+    let mut arm = Engine::init_arm(shm, Box::new(Tables::EMPTY), [0, 64])
+        .expect("init_arm on a fresh buffer");
     let echo = u32::from_be_bytes(*b"echo");
     let p = ServiceParams {
         fourcc: echo,

@@ -7,7 +7,10 @@ use loom::sync::atomic::{fence, AtomicU32, Ordering};
 #[cfg(not(loom))]
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 
-use vchiq_engine::{Barrier, SharedMem};
+use vchiq_engine::{Barrier, Engine, SharedMem, Tables};
+
+/// An engine over a host buffer, with boxed tables.
+pub type HostEngine<'a> = Engine<&'a HostShm, Box<Tables>>;
 
 /// Shared memory backed by a vector of atomics.  Accesses use relaxed
 /// atomics (the engine's barriers provide all ordering); barriers map to

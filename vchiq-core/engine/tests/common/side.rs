@@ -6,9 +6,9 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use vchiq_engine::{Engine, Error, Output, Stall, Wait};
+use vchiq_engine::{Engine, Error, Output, Stall, Tables, Wait};
 
-use super::shm::HostShm;
+use super::shm::{HostEngine, HostShm};
 
 /// A latched doorbell, like the hardware's BELL0 register (reading clears
 /// it).
@@ -46,7 +46,7 @@ pub const SLEEP_LIMIT: Duration = Duration::from_secs(20);
 
 /// A side: engine plus doorbells.
 pub struct Side<'a> {
-    pub eng: Engine<&'a HostShm>,
+    pub eng: HostEngine<'a>,
     pub bell: &'a Doorbell,
     pub peer_bell: &'a Doorbell,
     pub inbox: VecDeque<Output>,
@@ -56,7 +56,7 @@ pub struct Side<'a> {
 
 impl<'a> Side<'a> {
     pub fn new(
-        eng: Engine<&'a HostShm>,
+        eng: HostEngine<'a>,
         bell: &'a Doorbell,
         peer_bell: &'a Doorbell,
         name: &'static str,
@@ -80,7 +80,7 @@ impl<'a> Side<'a> {
 
     /// Runs all pending engine work; outputs go to `sink`.  Returns whether
     /// anything happened.
-    pub fn pump_with(&mut self, sink: &mut dyn FnMut(&mut Engine<&'a HostShm>, Output)) -> bool {
+    pub fn pump_with(&mut self, sink: &mut dyn FnMut(&mut HostEngine<'a>, Output)) -> bool {
         let before = self.eng.stats();
         let mut progress = false;
         for w in Wait::ALL {
@@ -169,7 +169,7 @@ impl<'a> Side<'a> {
     /// Retries `op` while it returns `WouldBlock`, pumping and sleeping.
     pub fn block_on<T>(
         &mut self,
-        mut op: impl FnMut(&mut Engine<&'a HostShm>) -> Result<T, Error>,
+        mut op: impl FnMut(&mut HostEngine<'a>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         loop {
             let r = op(&mut self.eng);
@@ -188,16 +188,16 @@ impl<'a> Side<'a> {
 
 /// Creates a connected ARM/VPU pair in `shm` (single-threaded set-up: both
 /// CONNECTs are queued; the `Connected` outputs arrive on the first pumps).
-pub fn pair(shm: &HostShm) -> (Engine<&HostShm>, Engine<&HostShm>) {
-    let arm = Engine::init_arm(shm, [0, 64]).expect("init_arm");
-    let vpu = Engine::init_vpu(shm).expect("init_vpu");
+pub fn pair(shm: &HostShm) -> (HostEngine<'_>, HostEngine<'_>) {
+    let arm = Engine::init_arm(shm, Box::new(Tables::EMPTY), [0, 64]).expect("init_arm");
+    let vpu = Engine::init_vpu(shm, Box::new(Tables::EMPTY)).expect("init_vpu");
     (arm, vpu)
 }
 
 /// Runs `a` and `b` in two threads against one buffer.
 pub fn run_pair<RA: Send, RB: Send>(
     shm: &HostShm,
-    setup: impl FnOnce(&mut Engine<&HostShm>, &mut Engine<&HostShm>),
+    setup: impl FnOnce(&mut HostEngine<'_>, &mut HostEngine<'_>),
     a: impl FnOnce(&mut Side) -> RA + Send,
     b: impl FnOnce(&mut Side) -> RB + Send,
 ) -> (RA, RB) {
