@@ -6,6 +6,8 @@
 #![allow(dead_code)]
 
 pub mod fuzz;
+#[cfg(loom)]
+pub mod loom_util;
 pub mod shm;
 
 #[cfg(not(loom))]
