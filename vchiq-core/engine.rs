@@ -7,7 +7,7 @@
 
 // The engine is a library: this module does not use all of it (yet), and its `pub` items are
 // re-exported below only as far as the driver needs them.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 #![deny(unsafe_code)]
 
 #[path = "engine/src/bulk.rs"]

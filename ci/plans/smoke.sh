@@ -1,4 +1,4 @@
-# The pipeline placeholder: vchiq-core loads, its KUnit suite runs, no /dev/vchiq appears,
+# vchiq-core loads, its KUnit suite (the engine in both roles) runs, no /dev/vchiq appears,
 # it unloads, and load/unload cycles leave nothing behind.
 kunit_load vchiq_core
 if [ -e /dev/vchiq ]; then t_fail "no /dev/vchiq" "present after modprobe vchiq_core"; else t_ok "no /dev/vchiq"; fi
