@@ -16,7 +16,7 @@ mod tests {
         to_kernel_err as to_err, Engine, Error, Handle, Output, ServerOptions, ServiceParams,
         SharedMem, Tables, Wait,
     };
-    use crate::shm::VmallocShm;
+    use crate::shm::{RawShm, VmallocShm};
     use crate::tables::new_tables;
     use core::ops::DerefMut;
     use kernel::alloc::KVec;
@@ -63,7 +63,7 @@ mod tests {
     }
 
     /// The VPU side: echoes every DATA back on the same service.
-    fn echo(vpu: &mut Engine<&VmallocShm, KBox<Tables>>, o: Output, buf: &mut [u8]) -> Result {
+    fn echo(vpu: &mut Engine<RawShm, KBox<Tables>>, o: Output, buf: &mut [u8]) -> Result {
         if let Output::Data { handle, msg } = o {
             let n = vpu.read(&msg, buf).map_err(to_err)?;
             let reply = buf.get(..n).ok_or(EINVAL)?;
@@ -75,13 +75,13 @@ mod tests {
 
     /// The engines live on the stack (the kernel's is 8 KiB on 32-bit ARM); their tables are on
     /// the heap.
-    const _: () = assert!(core::mem::size_of::<Engine<&VmallocShm, KBox<Tables>>>() <= 1024);
+    const _: () = assert!(core::mem::size_of::<Engine<RawShm, KBox<Tables>>>() <= 1024);
 
     #[test]
     fn echo_every_size_class() -> Result {
         let shm = VmallocShm::new(SHM_SIZE)?;
-        let mut arm = Engine::init_arm(&shm, new_tables()?, [0, 0]).map_err(to_err)?;
-        let mut vpu = Engine::init_vpu(&shm, new_tables()?).map_err(to_err)?;
+        let mut arm = Engine::init_arm(shm.shm(), new_tables()?, [0, 0]).map_err(to_err)?;
+        let mut vpu = Engine::init_vpu(shm.shm(), new_tables()?).map_err(to_err)?;
         vpu.add_service(params(), ServerOptions::default())
             .map_err(to_err)?;
         arm.connect().map_err(to_err)?;
@@ -185,10 +185,10 @@ mod tests {
     #[test]
     fn vpu_rejects_corrupt_slot_zero() -> Result {
         let shm = VmallocShm::new(SHM_SIZE)?;
-        let _arm = Engine::init_arm(&shm, new_tables()?, [0, 0]).map_err(to_err)?;
+        let _arm = Engine::init_arm(shm.shm(), new_tables()?, [0, 0]).map_err(to_err)?;
         // Break the magic: the VideoCore side must refuse with EPROTO, not trust it.
-        shm.store(0, 0x1234_5678);
-        assert!(Engine::init_vpu(&shm, new_tables()?).err() == Some(Error::Proto));
+        shm.shm().store(0, 0x1234_5678);
+        assert!(Engine::init_vpu(shm.shm(), new_tables()?).err() == Some(Error::Proto));
         Ok(())
     }
 }
