@@ -77,6 +77,27 @@ impl RawShm {
         true
     }
 
+    /// The address of byte `off`, if it is inside the window.
+    pub(crate) fn ptr_at(&self, off: u32) -> Option<*mut u8> {
+        let off = usize::try_from(off).ok()?;
+        if off >= self.len() {
+            return None;
+        }
+        // SAFETY: `off` is inside the window (type invariant), so the result stays inside
+        // the same allocation.
+        Some(unsafe { self.ptr.cast::<u8>().as_ptr().add(off) })
+    }
+
+    /// The offset of `p` in the window, if it points inside it.
+    pub(crate) fn offset_of(&self, p: *const u8) -> Option<u32> {
+        let base = self.ptr.as_ptr() as usize;
+        let off = (p as usize).checked_sub(base)?;
+        if off >= self.len() {
+            return None;
+        }
+        u32::try_from(off).ok()
+    }
+
     /// The window's size in bytes.
     pub(crate) fn len(&self) -> usize {
         usize::try_from(self.words).unwrap_or(0).saturating_mul(4)

@@ -1,23 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! VCHIQ core transport.
+//! VCHIQ core transport: the ARM side of the message queue between Linux and the VideoCore.
 //!
-//! Today this module carries the protocol engine (`engine/src`, shared with the host tests)
-//! and KUnit suites that run it in the kernel; the driver itself (platform binding, slot
-//! memory, threads, the service API) arrives with the core driver. Loading it creates no
-//! device.
+//! The module registers two platform drivers with one implementation behind the [`Platform`]
+//! boundary: one for the Raspberry Pi's device tree compatibles and one for the simulated
+//! VideoCore (`vchiq-sim`). A bound device offers the service API to other modules
+//! (`include/vchiq-rs/vchiq.h`, exported by `exports.c`) and an auxiliary device per client
+//! kind. Loading it creates no character device: `/dev/vchiq` is vchiq-dev's.
+//!
+//! [`Platform`]: platform::Platform
 
 use kernel::prelude::*;
+use kernel::{platform as kplatform, InPlaceModule};
 
+mod api;
+mod bulk;
+mod cabi;
+mod debugfs;
+mod driver;
 mod engine;
-// Used only by the KUnit suites until the driver arrives; gated like the suites themselves so
-// that a kernel without KUnit (a Pi's) builds without dead-code warnings.
 #[cfg(CONFIG_KUNIT = "y")]
 mod loopback;
-#[cfg(CONFIG_KUNIT = "y")]
+mod platform;
+mod services;
 mod shm;
-#[cfg(CONFIG_KUNIT = "y")]
+mod state;
+mod sys;
 mod tables;
+mod threads;
 
 module! {
     type: VchiqCore,
@@ -27,17 +37,19 @@ module! {
     license: "GPL",
 }
 
-struct VchiqCore;
-
-impl kernel::Module for VchiqCore {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("loaded (protocol engine only, no transport yet)\n");
-        Ok(VchiqCore)
-    }
+#[pin_data]
+struct VchiqCore {
+    #[pin]
+    bcm2835: kernel::driver::Registration<kplatform::Adapter<driver::Bcm2835Driver>>,
+    #[pin]
+    sim: kernel::driver::Registration<kplatform::Adapter<driver::SimDriver>>,
 }
 
-impl Drop for VchiqCore {
-    fn drop(&mut self) {
-        pr_info!("unloaded\n");
+impl InPlaceModule for VchiqCore {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            bcm2835 <- kernel::driver::Registration::new(c"vchiq-bcm2835", module),
+            sim <- kernel::driver::Registration::new(driver::SIM_DRIVER_NAME, module),
+        })
     }
 }

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The service API of one device: what kernel clients (through the C ABI in `cabi.rs`) can
+//! do with a VCHIQ connection. Every operation validates its arguments against the registry,
+//! waits for the VideoCore with a timeout where the protocol has an answer to wait for, and
+//! reports errors as errnos.
+
+use crate::bulk::{Entry as BulkEntry, Mode, Outcome, Transfer};
+use crate::engine::{BulkDir, Error as EngineError, Handle, ServiceParams};
+use crate::services::{Client, Phase};
+use crate::state::{ConnectState, Core};
+use crate::engine::to_kernel_err;
+use core::ffi::c_void;
+use kernel::prelude::*;
+
+impl Core {
+    /// Connects to the VideoCore (once per device; later calls wait for the first).
+    pub(crate) fn connect(&self) -> Result {
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ESHUTDOWN);
+        }
+        if inner.connect == ConnectState::Idle {
+            inner.engine.connect().map_err(to_kernel_err)?;
+            inner.connect = ConnectState::Sent;
+            self.flush_doorbell(&mut inner);
+        }
+        let _inner = self.wait_changed(inner, |i| Ok(i.connect == ConnectState::Connected))?;
+        Ok(())
+    }
+
+    /// Opens service `params.fourcc` on the VideoCore. Errors: `ENOTCONN` before connecting,
+    /// `ECONNREFUSED` if the VideoCore refuses (no listener, versions), `ETIMEDOUT`.
+    pub(crate) fn open(&self, params: ServiceParams, client: Client, client_id: u32) -> Result<Handle> {
+        if params.fourcc == 0 {
+            return Err(EINVAL);
+        }
+        let inner = self.inner.lock();
+        if inner.connect != ConnectState::Connected {
+            return Err(ENOTCONN);
+        }
+        let mut handle = None;
+        let mut inner = self.wait_changed(inner, |i| {
+            match i.engine.open_service(params, client_id) {
+                Ok(h) => {
+                    handle = Some(h);
+                    Ok(true)
+                }
+                Err(EngineError::WouldBlock) => Ok(false),
+                Err(e) => Err(to_kernel_err(e)),
+            }
+        })?;
+        let handle = handle.ok_or(EINVAL)?;
+        if let Err(e) = inner.services.insert(handle, client) {
+            let _ = inner.engine.close_service(handle);
+            return Err(e);
+        }
+        self.flush_doorbell(&mut inner);
+        let r = self.wait_changed(inner, |i| {
+            Ok(i.services.get(handle).is_none_or(|e| e.phase != Phase::Opening))
+        });
+        let mut inner = match r {
+            Ok(inner) => inner,
+            Err(e) => {
+                // Forget it: a late OPENACK finds no entry and closes the service again.
+                let mut inner = self.inner.lock();
+                inner.services.remove(handle);
+                return Err(e);
+            }
+        };
+        match inner.services.get(handle).map(|e| e.phase) {
+            Some(Phase::Open) => Ok(handle),
+            _ => {
+                inner.services.remove(handle);
+                Err(ECONNREFUSED)
+            }
+        }
+    }
+
+    /// Closes a service and waits until the VideoCore has acknowledged it and the client has
+    /// had its SERVICE_CLOSED callback.
+    pub(crate) fn close(&self, handle: Handle) -> Result {
+        let mut inner = self.inner.lock();
+        if inner.services.get(handle).is_none() {
+            return Err(EINVAL);
+        }
+        let inner = self.wait_changed(inner, |i| match i.engine.close_service(handle) {
+            Ok(()) => Ok(true),
+            // Already closing (from the VideoCore's side, or a retry).
+            Err(EngineError::Closed) | Err(EngineError::BadHandle) => Ok(true),
+            Err(EngineError::WouldBlock) => Ok(false),
+            Err(e) => Err(to_kernel_err(e)),
+        })?;
+        let mut inner = inner;
+        self.flush_doorbell(&mut inner);
+        // The slot handler may have work for the close (aborted bulks).
+        drop(inner);
+        self.kick();
+        let inner = self.inner.lock();
+        let _inner = self.wait_changed(inner, |i| Ok(i.services.get(handle).is_none()))?;
+        Ok(())
+    }
+
+    /// Queues a DATA message, waiting for slots or quota if needed.
+    pub(crate) fn queue_message(&self, handle: Handle, data: &[u8]) -> Result {
+        let inner = self.inner.lock();
+        let mut inner = self.wait_changed(inner, |i| {
+            if i.services.get(handle).is_none_or(|e| e.phase != Phase::Open) {
+                return Err(EINVAL);
+            }
+            match i.engine.send_data(handle, data) {
+                Ok(()) => Ok(true),
+                Err(EngineError::WouldBlock) => Ok(false),
+                Err(e) => Err(to_kernel_err(e)),
+            }
+        })?;
+        self.flush_doorbell(&mut inner);
+        Ok(())
+    }
+
+    /// Releases a message delivered to `handle`'s client; `header` is the pointer it got.
+    pub(crate) fn release_message(&self, handle: Handle, header: *const u8) -> Result {
+        let off = self.slot_offset(header).ok_or(EINVAL)?;
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ESHUTDOWN);
+        }
+        // Drop it from the hold queue too, if it was pushed there.
+        if let Some(e) = inner.services.get(handle) {
+            e.queue.retain(|h| *h != off);
+        }
+        let msg = inner.services.unhold(handle, off).ok_or(EINVAL)?;
+        inner.engine.release(&msg).map_err(to_kernel_err)?;
+        self.flush_doorbell(&mut inner);
+        Ok(())
+    }
+
+    /// `vchiq_msg_queue_push`: keeps a delivered message for a later `msg_hold`.
+    pub(crate) fn msg_queue_push(&self, handle: Handle, header: *const u8) -> Result {
+        let off = self.slot_offset(header).ok_or(EINVAL)?;
+        let mut inner = self.inner.lock();
+        if !inner.services.holds(handle, off) {
+            return Err(EINVAL);
+        }
+        let e = inner.services.get(handle).ok_or(EINVAL)?;
+        e.queue.push(off, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// `vchiq_msg_hold`: the oldest pushed message, if any.
+    pub(crate) fn msg_hold(&self, handle: Handle) -> Option<*mut u8> {
+        let mut inner = self.inner.lock();
+        let e = inner.services.get(handle)?;
+        if e.queue.is_empty() {
+            return None;
+        }
+        let off = e.queue.remove(0).ok()?;
+        self.slot_ptr(off)
+    }
+
+    /// The version the VideoCore's service announced.
+    pub(crate) fn peer_version(&self, handle: Handle) -> Result<u16> {
+        let mut inner = self.inner.lock();
+        inner
+            .services
+            .get(handle)
+            .map(|e| e.peer_version)
+            .ok_or(EINVAL)
+    }
+
+    /// The user data a service was opened with.
+    pub(crate) fn service_userdata(&self, handle: Handle) -> Option<*mut c_void> {
+        let mut inner = self.inner.lock();
+        inner.services.get(handle).map(|e| e.client.userdata)
+    }
+
+    /// `vchiq_use_service` / `vchiq_release_service`: the use count, which keeps the
+    /// VideoCore awake on a Pi. Counted and shown in debugfs; no power management exists.
+    pub(crate) fn use_service(&self, handle: Handle, up: bool) -> Result {
+        let mut inner = self.inner.lock();
+        let e = inner.services.get(handle).ok_or(EINVAL)?;
+        if up {
+            e.use_count = e.use_count.checked_add(1).ok_or(EINVAL)?;
+        } else {
+            e.use_count = e.use_count.checked_sub(1).ok_or(EINVAL)?;
+        }
+        Ok(())
+    }
+
+    /// Services whose client is `instance` (for shutdown).
+    pub(crate) fn services_of(&self, instance: *mut c_void) -> KVec<Handle> {
+        let inner = self.inner.lock();
+        let mut v = KVec::new();
+        for e in inner.services.entries() {
+            if e.client.instance == instance {
+                let _ = v.push(e.handle, GFP_KERNEL);
+            }
+        }
+        v
+    }
+
+    /// Queues a bulk transfer of kernel memory. In blocking mode waits for the outcome
+    /// (`EINVAL` if aborted, `EINTR` if interrupted; the transfer then stays queued and owns
+    /// the buffer until it completes or the service closes).
+    pub(crate) fn bulk_kernel(
+        &self,
+        handle: Handle,
+        buf: *const u8,
+        len: u32,
+        dir: BulkDir,
+        mode: Mode,
+        userdata: *mut c_void,
+    ) -> Result {
+        let client = {
+            let mut inner = self.inner.lock();
+            let e = inner.services.get(handle).ok_or(EINVAL)?;
+            if e.phase != Phase::Open {
+                return Err(EINVAL);
+            }
+            e.client
+        };
+        let mut transfer = Transfer::new_kernel(&self.dev, buf, len, dir)?;
+        let cls = self.platform.cache_line_size();
+        let mut inner = self.inner.lock();
+        if transfer.needs_fragment(cls) {
+            let mut frag = None;
+            inner = self.wait_changed(inner, |i| {
+                frag = i.bulks.claim_fragment();
+                Ok(frag.is_some())
+            })?;
+            if let Some(n) = frag {
+                if let Err(e) = transfer.set_fragment(n) {
+                    inner.bulks.free_fragment(n);
+                    return Err(e);
+                }
+            }
+        }
+        let cookie = inner.bulks.next_cookie();
+        let pagelist = transfer.pagelist_bus();
+        let r = self.wait_changed(inner, |i| {
+            if i.services.get(handle).is_none_or(|e| e.phase != Phase::Open) {
+                return Err(EINVAL);
+            }
+            match i.engine.queue_bulk(handle, dir, cookie, pagelist, len) {
+                Ok(()) => Ok(true),
+                Err(EngineError::WouldBlock) => Ok(false),
+                Err(e) => Err(to_kernel_err(e)),
+            }
+        });
+        let mut inner = match r {
+            Ok(inner) => inner,
+            Err(e) => {
+                let frag = transfer.finish(None, &self.frags, cls);
+                let mut inner = self.inner.lock();
+                if let Some(n) = frag {
+                    inner.bulks.free_fragment(n);
+                }
+                return Err(e);
+            }
+        };
+        let entry = BulkEntry {
+            cookie,
+            mode,
+            userdata,
+            client: Some(client),
+            outcome: Outcome::Pending,
+            transfer: Some(transfer),
+        };
+        if let Err(e) = inner.bulks.push(entry) {
+            // Cannot happen often (a small allocation); the engine will report the bulk's
+            // completion for a cookie nobody knows, which is ignored; the transfer is lost,
+            // which unmaps it now, before the VideoCore touches it.
+            return Err(e);
+        }
+        self.flush_doorbell(&mut inner);
+        if mode != Mode::Blocking {
+            return Ok(());
+        }
+        // Blocking: no timeout, the transfer owns the buffer until it ends.
+        loop {
+            if inner.dead {
+                return Err(ESHUTDOWN);
+            }
+            match inner.bulks.get(cookie).map(|e| e.outcome) {
+                Some(Outcome::Done(_)) => {
+                    let _ = inner.bulks.take(cookie);
+                    return Ok(());
+                }
+                Some(Outcome::Aborted) | None => {
+                    let _ = inner.bulks.take(cookie);
+                    return Err(EINVAL);
+                }
+                Some(Outcome::Pending) => {}
+            }
+            if self.changed.wait_interruptible(&mut inner) {
+                // Leave it to complete in the background as a no-callback bulk.
+                if let Some(e) = inner.bulks.get(cookie) {
+                    e.mode = Mode::NoCallback;
+                }
+                return Err(EINTR);
+            }
+        }
+    }
+}

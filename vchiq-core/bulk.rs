@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bulk transfers, ARM side: pagelists, DMA mappings, fragments and completions.
+//!
+//! The ARM never moves bulk data itself. For each transfer it DMA-maps the buffer's pages,
+//! describes them in a pagelist (coherent memory the VideoCore reads) and sends its bus
+//! address; the VideoCore copies and answers with a DONE. Receives whose first or last cache
+//! line is shared with other data get a *fragment*: the VideoCore writes those partial lines
+//! there, and the ARM copies them into place after unmapping (vchiq-protocol.md §6.3, §6.4).
+//!
+//! Host bookkeeping ([`Transfer`]) lives in the ARM's own memory, keyed by a cookie, never in
+//! a field the protocol's abort path overwrites, so aborted transfers free their pagelist,
+//! mapping and pages like completed ones (mainline leaks them).
+
+use crate::engine::BulkDir;
+use crate::services::Client;
+use crate::shm::RawShm;
+use crate::sys::{self, CoherentBuf, DmaPages};
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::device::Device;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+
+/// The pagelist's page size: the firmware's, which the run encoding assumes is the kernel's.
+const PL_PAGE: usize = 4096;
+const _: () = assert!(PAGE_SIZE == PL_PAGE, "the pagelist format needs 4 KiB pages");
+
+/// Pagelist types (`pagelist.type`).
+const PAGELIST_WRITE: u32 = 0;
+const PAGELIST_READ: u32 = 1;
+const PAGELIST_READ_WITH_FRAGMENTS: u32 = 2;
+
+/// Number of fragments in the pool (`platform_data[1]`).
+pub(crate) const FRAGMENTS: u32 = 64;
+
+/// The largest transfer the ARM accepts (keeps page counts and the encoding in range).
+pub(crate) const MAX_BULK: u32 = 64 << 20;
+
+/// `enum vchiq_bulk_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Report completion through the service callback.
+    Callback,
+    /// The caller sleeps until completion.
+    Blocking,
+    /// Fire and forget.
+    NoCallback,
+}
+
+impl Mode {
+    /// From the C enum value.
+    pub(crate) fn from_raw(v: i32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Callback),
+            1 => Some(Self::Blocking),
+            2 => Some(Self::NoCallback),
+            _ => None,
+        }
+    }
+}
+
+/// A mapped buffer and its pagelist.
+pub(crate) struct Transfer {
+    pagelist: CoherentBuf,
+    /// Kept alive until completion: unmapping hands the pages back to the CPU.
+    dma: Option<DmaPages>,
+    pages: KVec<NonNull<bindings::page>>,
+    /// Offset of the first byte in the first page.
+    offset: u32,
+    len: u32,
+    dir: BulkDir,
+    fragment: Option<u32>,
+}
+
+// SAFETY: the page pointers refer to pages the transfer keeps (kernel buffers owned by the
+// caller until completion); they are only used to copy fragments, from any thread.
+unsafe impl Send for Transfer {}
+
+impl Transfer {
+    /// Maps `len` bytes of kernel memory at `buf` (linear map or vmalloc) and writes the
+    /// pagelist. The buffer must stay valid until the transfer completes or aborts.
+    pub(crate) fn new_kernel(dev: &Device, buf: *const u8, len: u32, dir: BulkDir) -> Result<Self> {
+        if len > MAX_BULK || (buf.is_null() && len != 0) {
+            return Err(EINVAL);
+        }
+        let addr = buf as usize;
+        let offset = addr % PL_PAGE;
+        let span = offset.checked_add(len as usize).ok_or(EINVAL)?;
+        let npages = if len == 0 { 0 } else { span.div_ceil(PL_PAGE) };
+        let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
+        let mut raw = KVec::with_capacity(npages, GFP_KERNEL)?;
+        let first = addr - offset;
+        for i in 0..npages {
+            let va = first.checked_add(i * PL_PAGE).ok_or(EINVAL)?;
+            let page = sys::buf_page(va as *const u8).ok_or(EFAULT)?;
+            pages.push(page, GFP_KERNEL)?;
+            raw.push(page.as_ptr(), GFP_KERNEL)?;
+        }
+        let dma = if npages == 0 {
+            None
+        } else {
+            Some(DmaPages::map(
+                dev,
+                &mut raw,
+                offset as u32,
+                len,
+                dir == BulkDir::Transmit,
+            )?)
+        };
+        Self::with_pages(dev, pages, dma, offset as u32, len, dir)
+    }
+
+    fn with_pages(
+        dev: &Device,
+        pages: KVec<NonNull<bindings::page>>,
+        dma: Option<DmaPages>,
+        offset: u32,
+        len: u32,
+        dir: BulkDir,
+    ) -> Result<Self> {
+        // Runs: every mapped segment, merged with the previous run when contiguous.
+        let mut runs: KVec<(u64, u32)> = KVec::new();
+        if let Some(dma) = &dma {
+            for i in 0..dma.segments() {
+                let (addr, seg_len) = dma.segment(i).ok_or(EINVAL)?;
+                let start = addr & !(PL_PAGE as u64 - 1);
+                let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;
+                let mut npages = u32::try_from((end - start).div_ceil(PL_PAGE as u64))
+                    .map_err(|_| EINVAL)?;
+                let mut start = start;
+                if let Some(last) = runs.last_mut() {
+                    let last_end = last.0 + u64::from(last.1) * PL_PAGE as u64;
+                    if last_end == start {
+                        // The count field holds at most 4096 pages.
+                        let add = core::cmp::min(npages, 4096 - last.1);
+                        last.1 += add;
+                        npages -= add;
+                        start += u64::from(add) * PL_PAGE as u64;
+                    }
+                }
+                while npages > 0 {
+                    let n = core::cmp::min(npages, 4096);
+                    runs.push((start, n), GFP_KERNEL)?;
+                    npages -= n;
+                    start += u64::from(n) * PL_PAGE as u64;
+                }
+            }
+        }
+        let words = 2 + runs.len();
+        let size = u32::try_from(words * 4).map_err(|_| EINVAL)?;
+        let mut pagelist = CoherentBuf::new(dev, size)?;
+        pagelist.put_u32(0, len)?;
+        let ty = match dir {
+            BulkDir::Transmit => PAGELIST_WRITE,
+            BulkDir::Receive => PAGELIST_READ,
+        };
+        pagelist.put_u32(1, ty | (offset << 16))?;
+        for (i, (addr, n)) in runs.iter().enumerate() {
+            let addr = u32::try_from(*addr).map_err(|_| EINVAL)?;
+            pagelist.put_u32(2 + i, addr | (n - 1))?;
+        }
+        Ok(Self {
+            pagelist,
+            dma,
+            pages,
+            offset,
+            len,
+            dir,
+            fragment: None,
+        })
+    }
+
+    /// The pagelist's bus address (32-bit by the DMA mask).
+    pub(crate) fn pagelist_bus(&self) -> u32 {
+        self.pagelist.bus() as u32
+    }
+
+    /// Whether this receive needs a fragment for cache line size `cls`.
+    pub(crate) fn needs_fragment(&self, cls: u32) -> bool {
+        self.dir == BulkDir::Receive
+            && self.len != 0
+            && (self.offset % cls != 0 || (self.offset + self.len) % cls != 0)
+    }
+
+    /// Assigns fragment `n`.
+    pub(crate) fn set_fragment(&mut self, n: u32) -> Result {
+        self.fragment = Some(n);
+        self.pagelist
+            .put_u32(1, (PAGELIST_READ_WITH_FRAGMENTS + n) | (self.offset << 16))
+    }
+
+    /// Finishes the transfer: unmaps, and for a completed receive with a fragment copies the
+    /// partial head and tail lines into place. Returns the fragment to free.
+    pub(crate) fn finish(mut self, actual: Option<u32>, frags: &RawShm, cls: u32) -> Option<u32> {
+        // Unmapping first: the CPU owns the pages again before it writes the fragments.
+        drop(self.dma.take());
+        let (Some(n), Some(actual)) = (self.fragment, actual) else {
+            return self.fragment;
+        };
+        let actual = core::cmp::min(actual, self.len);
+        let base = n * 2 * cls;
+        let head = (cls - self.offset % cls) % cls;
+        let tail = (self.offset + actual) % cls;
+        let mut line = [0u8; 64];
+        if head != 0 {
+            let k = core::cmp::min(head, actual);
+            if let Some(buf) = line.get_mut(..k as usize) {
+                if frags.read_bytes(base, buf) {
+                    self.copy_in(0, buf);
+                }
+            }
+        }
+        if actual > head && tail != 0 {
+            if let Some(buf) = line.get_mut(..tail as usize) {
+                if frags.read_bytes(base + cls, buf) {
+                    self.copy_in(actual - tail, buf);
+                }
+            }
+        }
+        Some(n)
+    }
+
+    /// Copies `src` to byte `at` of the transfer (which may span two pages).
+    fn copy_in(&self, at: u32, src: &[u8]) {
+        let mut pos = (self.offset + at) as usize;
+        let mut src = src;
+        while !src.is_empty() {
+            let Some(page) = self.pages.get(pos / PL_PAGE) else {
+                return;
+            };
+            let in_page = pos % PL_PAGE;
+            let n = core::cmp::min(src.len(), PL_PAGE - in_page);
+            let (now, rest) = src.split_at(n);
+            // SAFETY: `page` is one of the transfer's pages, which the caller keeps until
+            // completion; `in_page + n <= PAGE_SIZE`.
+            unsafe { sys::copy_to_page(*page, in_page, now) };
+            src = rest;
+            pos += n;
+        }
+    }
+}
+
+/// How a bulk ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Still with the VideoCore.
+    Pending,
+    /// Done; the VideoCore moved this many bytes.
+    Done(u32),
+    /// Aborted (close, size mismatch, or the VideoCore).
+    Aborted,
+}
+
+/// One bulk in flight.
+pub(crate) struct Entry {
+    /// The engine's cookie.
+    pub(crate) cookie: u32,
+    /// Notification mode.
+    pub(crate) mode: Mode,
+    /// The caller's `userdata`, given back in callbacks.
+    pub(crate) userdata: *mut c_void,
+    /// Callback target (callback mode).
+    pub(crate) client: Option<Client>,
+    /// Result.
+    pub(crate) outcome: Outcome,
+    /// Mapping and pagelist, until completion.
+    pub(crate) transfer: Option<Transfer>,
+}
+
+/// The bulks in flight and the fragment pool.
+pub(crate) struct BulkTable {
+    entries: KVec<Entry>,
+    next_cookie: u32,
+    free_fragments: u64,
+    /// Completed transfers.
+    pub(crate) done: u32,
+    /// Aborted transfers.
+    pub(crate) aborted: u32,
+    /// Bytes moved.
+    pub(crate) bytes: u64,
+}
+
+// SAFETY: `userdata` and `client` are opaque tokens handed back to the client only.
+unsafe impl Send for BulkTable {}
+
+impl BulkTable {
+    /// An empty table with every fragment free.
+    pub(crate) const fn new() -> Self {
+        Self {
+            entries: KVec::new(),
+            next_cookie: 1,
+            free_fragments: u64::MAX,
+            done: 0,
+            aborted: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Claims a free fragment.
+    pub(crate) fn claim_fragment(&mut self) -> Option<u32> {
+        if self.free_fragments == 0 {
+            return None;
+        }
+        let n = self.free_fragments.trailing_zeros();
+        self.free_fragments &= !(1u64 << n);
+        Some(n)
+    }
+
+    /// Returns a fragment to the pool.
+    pub(crate) fn free_fragment(&mut self, n: u32) {
+        if n < FRAGMENTS {
+            self.free_fragments |= 1u64 << n;
+        }
+    }
+
+    /// A new cookie (never 0).
+    pub(crate) fn next_cookie(&mut self) -> u32 {
+        let c = self.next_cookie;
+        self.next_cookie = self.next_cookie.wrapping_add(1).max(1);
+        c
+    }
+
+    /// Adds a queued bulk.
+    pub(crate) fn push(&mut self, e: Entry) -> Result {
+        self.entries.push(e, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The entry with `cookie`.
+    pub(crate) fn get(&mut self, cookie: u32) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.cookie == cookie)
+    }
+
+    /// Removes and returns the entry with `cookie`.
+    pub(crate) fn take(&mut self, cookie: u32) -> Option<Entry> {
+        let i = self.entries.iter().position(|e| e.cookie == cookie)?;
+        self.entries.remove(i).ok()
+    }
+
+    /// Number of bulks in flight.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Removes every entry (device teardown); their transfers unmap as they drop.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The service API as C functions, exported by `exports.c` and declared for clients in
+//! `include/vchiq-rs/vchiq.h` (source-compatible with mainline's
+//! `include/linux/raspberrypi/vchiq.h`). Each function converts raw arguments, checks them
+//! and calls the typed API in `api.rs`.
+//!
+//! Pointers from clients are trusted as far as the C API always trusted them (a kernel client
+//! passes the instance it was given); handles, lengths and message headers are validated.
+
+use crate::bulk::Mode;
+use crate::engine::{BulkDir, Handle, ServiceParams};
+use crate::services::{Callback, Client};
+use crate::state::Core;
+use core::ffi::{c_int, c_short, c_uint, c_void};
+use kernel::prelude::*;
+use kernel::pr_warn_once;
+use kernel::sync::{Arc, ArcBorrow};
+use kernel::types::ForeignOwnable;
+
+/// `struct vchiq_service_params_kernel`.
+#[repr(C)]
+pub(crate) struct ServiceParamsKernel {
+    fourcc: c_int,
+    callback: Option<Callback>,
+    userdata: *mut c_void,
+    version: c_short,
+    version_min: c_short,
+}
+
+/// `struct vchiq_instance`: one client's session.
+pub(crate) struct Instance {
+    core: Arc<Core>,
+    connected: bool,
+}
+
+fn errno(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Borrows the instance behind a C pointer.
+///
+/// # Safety
+///
+/// `instance` must be null or a pointer returned by `vchiq_initialise` and not yet passed to
+/// `vchiq_shutdown`.
+unsafe fn instance<'a>(instance: *mut c_void) -> Result<&'a mut Instance> {
+    // SAFETY: per the function's contract.
+    unsafe { instance.cast::<Instance>().as_mut() }.ok_or(EINVAL)
+}
+
+/// Creates an instance on `state` (from `vchiq_rs_aux_state`).
+///
+/// # Safety
+///
+/// `state` must be the state pointer of a live auxiliary device of vchiq-core;
+/// `pinstance` must be valid for a write.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_initialise(state: *mut c_void, pinstance: *mut *mut c_void) -> c_int {
+    if state.is_null() || pinstance.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `state` is the foreign form of an `Arc<Core>` held by the auxiliary device,
+    // which is alive while its client calls this (caller's contract).
+    let core: ArcBorrow<'_, Core> = unsafe { <Arc<Core> as ForeignOwnable>::borrow(state) };
+    let inst = match KBox::new(
+        Instance {
+            core: core.into(),
+            connected: false,
+        },
+        GFP_KERNEL,
+    ) {
+        Ok(i) => i,
+        Err(e) => return Error::from(e).to_errno(),
+    };
+    // SAFETY: `pinstance` is valid for a write (caller's contract).
+    unsafe { *pinstance = KBox::into_raw(inst).cast() };
+    0
+}
+
+/// Closes the instance's services and frees it.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; it is invalid afterwards.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut c_void) -> c_int {
+    if instance.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `instance` came from `KBox::into_raw` in `vchiq_initialise` (caller's contract).
+    let inst = unsafe { KBox::from_raw(instance.cast::<Instance>()) };
+    for h in inst.core.services_of(instance) {
+        // A VideoCore that does not answer cannot stop the shutdown.
+        let _ = inst.core.close(h);
+    }
+    0
+}
+
+/// Connects the instance (and the device, the first time).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_connect(instance: *mut c_void) -> c_int {
+    // SAFETY: caller's contract.
+    let inst = match unsafe { self::instance(instance) } {
+        Ok(i) => i,
+        Err(e) => return e.to_errno(),
+    };
+    let r = inst.core.connect();
+    if r.is_ok() {
+        inst.connected = true;
+    }
+    errno(r)
+}
+
+/// Opens a service; `*pservice` receives its handle.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `params` and `pservice` valid.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_open_service(
+    instance: *mut c_void,
+    params: *const ServiceParamsKernel,
+    pservice: *mut c_uint,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let inst = match unsafe { self::instance(instance) } {
+        Ok(i) => i,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: caller's contract.
+    let Some(p) = (unsafe { params.as_ref() }) else {
+        return EINVAL.to_errno();
+    };
+    if pservice.is_null() {
+        return EINVAL.to_errno();
+    }
+    let Some(callback) = p.callback else {
+        return EINVAL.to_errno();
+    };
+    if !inst.connected {
+        return ENOTCONN.to_errno();
+    }
+    let (Ok(version), Ok(version_min)) = (u16::try_from(p.version), u16::try_from(p.version_min))
+    else {
+        return EINVAL.to_errno();
+    };
+    let params = ServiceParams {
+        fourcc: p.fourcc as u32,
+        version,
+        version_min,
+    };
+    let client = Client {
+        callback,
+        instance,
+        userdata: p.userdata,
+    };
+    let pid = kernel::current!().pid() as u32;
+    match inst.core.open(params, client, pid) {
+        Ok(h) => {
+            // SAFETY: checked non-null; valid per the caller's contract.
+            unsafe { *pservice = h.0 };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+macro_rules! with_instance {
+    ($instance:expr, $fail:expr, |$core:ident| $body:expr) => {{
+        // SAFETY: the caller's contract of the exported function.
+        match unsafe { instance($instance) } {
+            Ok(inst) => {
+                let $core: &Core = &inst.core;
+                $body
+            }
+            Err(_) => $fail,
+        }
+    }};
+}
+
+/// Closes a service.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_close_service(instance: *mut c_void, service: c_uint) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(core.close(Handle(service))))
+}
+
+/// Takes a use count on a service.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_use_service(instance: *mut c_void, service: c_uint) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.use_service(Handle(service), true)
+    ))
+}
+
+/// Drops a use count.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_release_service(instance: *mut c_void, service: c_uint) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.use_service(Handle(service), false)
+    ))
+}
+
+/// Keeps a delivered message for `vchiq_msg_hold`.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_msg_queue_push(instance: *mut c_void, handle: c_uint, header: *mut c_void) {
+    with_instance!(instance, (), |core| {
+        if core.msg_queue_push(Handle(handle), header.cast()).is_err() {
+            pr_warn_once!("vchiq: msg_queue_push of a message the service does not hold\n");
+        }
+    })
+}
+
+/// Releases a delivered message.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_release_message(instance: *mut c_void, service: c_uint, header: *mut c_void) {
+    with_instance!(instance, (), |core| {
+        if core.release_message(Handle(service), header.cast()).is_err() {
+            pr_warn_once!("vchiq: release of a message the service does not hold\n");
+        }
+    })
+}
+
+/// Sends a message of `size` bytes at `data`.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `data` valid for `size` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_queue_kernel_message(
+    instance: *mut c_void,
+    handle: c_uint,
+    data: *mut c_void,
+    size: c_uint,
+) -> c_int {
+    if data.is_null() && size != 0 {
+        return EINVAL.to_errno();
+    }
+    let msg: &[u8] = if size == 0 {
+        &[]
+    } else {
+        // SAFETY: `data` is valid for `size` bytes (caller's contract).
+        unsafe { core::slice::from_raw_parts(data.cast::<u8>(), size as usize) }
+    };
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.queue_message(Handle(handle), msg)
+    ))
+}
+
+fn bulk(
+    core: &Core,
+    service: c_uint,
+    data: *const c_void,
+    size: c_uint,
+    userdata: *mut c_void,
+    mode: c_int,
+    dir: BulkDir,
+) -> c_int {
+    let Some(mode) = Mode::from_raw(mode) else {
+        return EINVAL.to_errno();
+    };
+    errno(core.bulk_kernel(Handle(service), data.cast(), size, dir, mode, userdata))
+}
+
+/// Transmits `size` bytes at `data` (kernel memory, linear map or vmalloc).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `data` valid for `size` bytes until the transfer ends.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_bulk_transmit(
+    instance: *mut c_void,
+    service: c_uint,
+    data: *const c_void,
+    size: c_uint,
+    userdata: *mut c_void,
+    mode: c_int,
+) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| bulk(
+        core,
+        service,
+        data,
+        size,
+        userdata,
+        mode,
+        BulkDir::Transmit
+    ))
+}
+
+/// Receives `size` bytes into `data`.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `data` valid for `size` bytes until the transfer ends.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_bulk_receive(
+    instance: *mut c_void,
+    service: c_uint,
+    data: *mut c_void,
+    size: c_uint,
+    userdata: *mut c_void,
+    mode: c_int,
+) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| bulk(
+        core,
+        service,
+        data,
+        size,
+        userdata,
+        mode,
+        BulkDir::Receive
+    ))
+}
+
+/// The user data a service was opened with (null if the handle is unknown).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_get_service_userdata(instance: *mut c_void, service: c_uint) -> *mut c_void {
+    with_instance!(instance, core::ptr::null_mut(), |core| core
+        .service_userdata(Handle(service))
+        .unwrap_or(core::ptr::null_mut()))
+}
+
+/// The service version the VideoCore announced.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `peer_version` valid for a write.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_get_peer_version(
+    instance: *mut c_void,
+    handle: c_uint,
+    peer_version: *mut c_short,
+) -> c_int {
+    if peer_version.is_null() {
+        return EINVAL.to_errno();
+    }
+    with_instance!(instance, EINVAL.to_errno(), |core| match core
+        .peer_version(Handle(handle))
+    {
+        Ok(v) => {
+            // SAFETY: checked non-null; valid per the caller's contract.
+            unsafe { *peer_version = v as c_short };
+            0
+        }
+        Err(e) => e.to_errno(),
+    })
+}
+
+/// The oldest message pushed with `vchiq_msg_queue_push`, or null.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_msg_hold(instance: *mut c_void, handle: c_uint) -> *mut c_void {
+    with_instance!(instance, core::ptr::null_mut(), |core| core
+        .msg_hold(Handle(handle))
+        .map_or(core::ptr::null_mut(), |p| p.cast()))
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! debugfs: `/sys/kernel/debug/vchiq-<platform>/state`, the state of the connection like
+//! mainline's `state` file: both sides' slot ranges and positions, the engine's counters, the
+//! interrupt counters, and every service opened through the API with its counters.
+
+use crate::state::Core;
+use core::fmt;
+use kernel::debugfs::{Dir, File};
+use kernel::device::Device;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::atomic::Relaxed;
+use kernel::sync::Arc;
+
+/// The device's debugfs directory; removed when dropped.
+pub(crate) struct DebugDir {
+    _state: Pin<KBox<File<Arc<Core>>>>,
+    _dir: Dir,
+}
+
+impl DebugDir {
+    /// Creates the directory and its files.
+    pub(crate) fn new(_dev: &Device, core: &Arc<Core>) -> Result<Self> {
+        let name = CString::try_from_fmt(fmt!("vchiq-{}", core.platform.name()))?;
+        let dir = Dir::new(&name);
+        let state = KBox::pin_init(
+            dir.read_callback_file(c"state", core.clone(), &write_state),
+            GFP_KERNEL,
+        )?;
+        Ok(Self {
+            _state: state,
+            _dir: dir,
+        })
+    }
+}
+
+fn write_state(core: &Arc<Core>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let inner = core.inner.lock();
+    writeln!(f, "platform: {}", core.platform.name())?;
+    writeln!(f, "state: {}", if inner.dead { "dead" } else { "bound" })?;
+    writeln!(f, "connect: {:?}", inner.connect)?;
+    let e = &inner.engine;
+    let own = e.own_slots();
+    let peer = e.peer_slots();
+    writeln!(
+        f,
+        "slots: {} bytes; arm data {}..={} sync {}; vc data {}..={} sync {}",
+        core.shm_size(),
+        own.first,
+        own.last,
+        own.sync,
+        peer.first,
+        peer.last,
+        peer.sync
+    )?;
+    writeln!(f, "version: {}", e.version_common())?;
+    writeln!(f, "stall: {:?}", e.stall())?;
+    let s = e.stats();
+    writeln!(
+        f,
+        "engine: data_tx {} data_rx {} ctrl_tx {} ctrl_rx {} proto_errors {} dropped {}",
+        s.data_tx, s.data_rx, s.ctrl_tx, s.ctrl_rx, s.proto_errors, s.dropped
+    )?;
+    writeln!(
+        f,
+        "stalls: slots {} data_quota {} service_quota {} bulk {}; slots recycled {} returned {}",
+        s.slot_stalls, s.data_stalls, s.quota_stalls, s.bulk_stalls, s.slots_recycled, s.slots_returned
+    )?;
+    let c = &core.counters;
+    writeln!(
+        f,
+        "irq: handled {} spurious {}; doorbells rung {}; timeouts {}; poll errors {}",
+        c.irqs.load(Relaxed),
+        c.spurious_irqs.load(Relaxed),
+        c.doorbells.load(Relaxed),
+        c.timeouts.load(Relaxed),
+        c.poll_errors.load(Relaxed)
+    )?;
+    let b = &inner.bulks;
+    writeln!(
+        f,
+        "bulks: in flight {} done {} aborted {} bytes {}",
+        b.len(),
+        b.done,
+        b.aborted,
+        b.bytes
+    )?;
+    writeln!(f, "held messages: {}", inner.services.held_count())?;
+    for s in inner.services.entries() {
+        let (port, state) = (s.handle.port(), e.service_state(s.handle));
+        writeln!(
+            f,
+            "service {:#x} port {}: {:?} ({:?}) peer version {} use count {} messages {} queued {}",
+            s.handle.0,
+            port,
+            s.phase,
+            state.ok(),
+            s.peer_version,
+            s.use_count,
+            s.messages,
+            s.queue.len()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exports the service API (implemented in Rust, cabi.rs) to other modules. Including the
+ * header makes the compiler check the prototypes against each definition's use here.
+ */
+
+#include <linux/auxiliary_bus.h>
+#include <linux/build_bug.h>
+#include <linux/device.h>
+#include <linux/export.h>
+#include <linux/stddef.h>
+#include <vchiq-rs/vchiq.h>
+
+static_assert(sizeof(struct vchiq_header) == 8);
+static_assert(offsetof(struct vchiq_service_params_kernel, version) ==
+	      offsetof(struct vchiq_service_params_kernel, userdata) + sizeof(void *));
+
+struct vchiq_state *vchiq_rs_aux_state(struct auxiliary_device *adev)
+{
+	return dev_get_platdata(&adev->dev);
+}
+EXPORT_SYMBOL_GPL(vchiq_rs_aux_state);
+
+EXPORT_SYMBOL_GPL(vchiq_initialise);
+EXPORT_SYMBOL_GPL(vchiq_shutdown);
+EXPORT_SYMBOL_GPL(vchiq_connect);
+EXPORT_SYMBOL_GPL(vchiq_open_service);
+EXPORT_SYMBOL_GPL(vchiq_close_service);
+EXPORT_SYMBOL_GPL(vchiq_use_service);
+EXPORT_SYMBOL_GPL(vchiq_release_service);
+EXPORT_SYMBOL_GPL(vchiq_msg_queue_push);
+EXPORT_SYMBOL_GPL(vchiq_release_message);
+EXPORT_SYMBOL_GPL(vchiq_queue_kernel_message);
+EXPORT_SYMBOL_GPL(vchiq_bulk_transmit);
+EXPORT_SYMBOL_GPL(vchiq_bulk_receive);
+EXPORT_SYMBOL_GPL(vchiq_get_service_userdata);
+EXPORT_SYMBOL_GPL(vchiq_get_peer_version);
+EXPORT_SYMBOL_GPL(vchiq_msg_hold);

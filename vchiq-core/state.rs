@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-device state: the ARM side of one VCHIQ connection.
+//!
+//! [`Core`] is shared (through `Arc`) by the protocol threads, the doorbell interrupt, the
+//! service API and debugfs. One mutex, [`Core::inner`], serialises the engine and everything
+//! that must change with it (the service registry, held messages, bulks); the interrupt never
+//! takes it. The interrupt and local wake-ups go through [`Core::events`], a spinlock that
+//! disables interrupts, so that no wake-up can be lost between a thread's decision to sleep
+//! and its sleep (see `Documentation/architecture.md`, "Threads").
+
+use crate::bulk::BulkTable;
+use crate::engine::{Engine, RemoteEvent, SharedMem, Tables, Wait};
+use crate::platform::Platform;
+use crate::services::Registry;
+use crate::shm::RawShm;
+use kernel::device::Device;
+use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+use kernel::sync::{Arc, CondVar, Mutex, SpinLockIrq};
+use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::time::{msecs_to_jiffies, Jiffies};
+use kernel::{new_condvar, new_mutex, new_spinlock_irq};
+
+/// The engine as the ARM side instantiates it.
+pub(crate) type ArmEngine = Engine<RawShm, KBox<Tables>>;
+
+/// How long an operation that needs the VideoCore's answer waits for it (open, close,
+/// connect, a send stalled on slots or quota) before it fails with `ETIMEDOUT`.
+pub(crate) const REPLY_TIMEOUT_MS: u32 = 5000;
+
+/// Progress of the CONNECT handshake.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ConnectState {
+    /// Nobody asked to connect yet.
+    Idle,
+    /// CONNECT sent; waiting for the VideoCore's.
+    Sent,
+    /// Both CONNECTs exchanged.
+    Connected,
+}
+
+/// Everything that changes together with the engine, under [`Core::inner`].
+pub(crate) struct Inner {
+    /// The protocol engine (ARM role).
+    pub(crate) engine: ArmEngine,
+    /// The device is gone: the slot memory may be freed and nothing may touch the engine.
+    pub(crate) dead: bool,
+    /// CONNECT handshake.
+    pub(crate) connect: ConnectState,
+    /// Services opened through the API, and their held messages.
+    pub(crate) services: Registry,
+    /// Bulk transfers in flight.
+    pub(crate) bulks: BulkTable,
+}
+
+/// Wake-up state shared with the interrupt handler.
+pub(crate) struct Events {
+    /// Events (`Wait::bit`) whose waiter the doorbell woke, not yet consumed.
+    pub(crate) pending: u8,
+    /// Local requests to re-run the slot handler (a released message, a recycled slot).
+    pub(crate) kick: bool,
+    /// The threads must exit.
+    pub(crate) stop: bool,
+}
+
+/// Counters for debugfs, updated without the engine lock.
+pub(crate) struct Counters {
+    /// Doorbell interrupts that found the doorbell rung.
+    pub(crate) irqs: Atomic<u32>,
+    /// Doorbell interrupts that found it not rung (spurious).
+    pub(crate) spurious_irqs: Atomic<u32>,
+    /// Times we rang the VideoCore.
+    pub(crate) doorbells: Atomic<u32>,
+    /// Operations that timed out waiting for the VideoCore.
+    pub(crate) timeouts: Atomic<u32>,
+    /// Protocol errors reported by the engine's poll.
+    pub(crate) poll_errors: Atomic<u32>,
+}
+
+/// One VCHIQ connection, ARM side.
+///
+/// # Invariants
+///
+/// `shm` covers the slot memory handed to the engine; it is valid while `inner.dead` is false.
+/// Once `dead` is set (under `inner`) nothing touches `shm` or the platform any more, except
+/// the doorbell interrupt, which is freed before the slot memory.
+#[pin_data]
+pub(crate) struct Core {
+    /// The engine and its companions.
+    #[pin]
+    pub(crate) inner: Mutex<Inner>,
+    /// Signalled (under `inner`) whenever `inner` changes in a way a waiter may care about:
+    /// connected, a service opened or closed, slots recycled, a bulk completed.
+    #[pin]
+    pub(crate) changed: CondVar,
+    /// Wake-ups from the doorbell interrupt and from local code.
+    #[pin]
+    pub(crate) events: SpinLockIrq<Events>,
+    /// Signalled with `events`.
+    #[pin]
+    pub(crate) events_cv: CondVar,
+    /// The slot memory (a copy of the engine's window, for the interrupt handler).
+    pub(crate) shm: RawShm,
+    /// The fragment pool (after the slots in the same allocation).
+    pub(crate) frags: RawShm,
+    /// Our four events, in `Wait::ALL` order.
+    pub(crate) own_events: [(Wait, RemoteEvent); 4],
+    /// The VideoCore.
+    pub(crate) platform: KBox<dyn Platform>,
+    /// The device (for logging and DMA mappings).
+    pub(crate) dev: ARef<Device>,
+    /// Statistics.
+    pub(crate) counters: Counters,
+}
+
+impl Core {
+    /// Creates the state around an initialised ARM engine.
+    pub(crate) fn new(
+        dev: &Device,
+        engine: ArmEngine,
+        frags: RawShm,
+        platform: KBox<dyn Platform>,
+    ) -> Result<Arc<Self>> {
+        let shm = *engine.shm();
+        let own_events = Wait::ALL.map(|w| (w, engine.own_event(w)));
+        Arc::pin_init(
+            try_pin_init!(Core {
+                inner <- new_mutex!(Inner {
+                    engine,
+                    dead: false,
+                    connect: ConnectState::Idle,
+                    services: Registry::new(),
+                    bulks: BulkTable::new(),
+                }),
+                changed <- new_condvar!(),
+                events <- new_spinlock_irq!(Events {
+                    pending: 0,
+                    kick: false,
+                    stop: false,
+                }),
+                events_cv <- new_condvar!(),
+                shm,
+                frags,
+                own_events,
+                platform,
+                dev: dev.into(),
+                counters: Counters {
+                    irqs: Atomic::new(0),
+                    spurious_irqs: Atomic::new(0),
+                    doorbells: Atomic::new(0),
+                    timeouts: Atomic::new(0),
+                    poll_errors: Atomic::new(0),
+                },
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Rings the VideoCore if the engine asks for it. Called with `inner` held.
+    pub(crate) fn flush_doorbell(&self, inner: &mut Inner) {
+        if !inner.dead && inner.engine.take_doorbell() {
+            self.counters.doorbells.add(1, Relaxed);
+            self.platform.ring_vc();
+        }
+    }
+
+    /// The doorbell interrupt: wakes the waiters of our armed events.
+    pub(crate) fn doorbell_irq(&self) -> bool {
+        if !self.platform.doorbell_rung() {
+            self.counters.spurious_irqs.add(1, Relaxed);
+            return false;
+        }
+        self.counters.irqs.add(1, Relaxed);
+        let mut mask = 0u8;
+        for (w, ev) in &self.own_events {
+            // Waking a waiter whose event is armed but not fired is only a spurious wake-up:
+            // the waiter re-checks the shared state.
+            if ev.is_armed(&self.shm) {
+                mask |= w.bit();
+            }
+        }
+        if mask != 0 {
+            self.events.lock().pending |= mask;
+            self.events_cv.notify_all();
+        }
+        true
+    }
+
+    /// Asks the slot handler to run again.
+    pub(crate) fn kick(&self) {
+        self.events.lock().kick = true;
+        self.events_cv.notify_all();
+    }
+
+    /// Tells the threads to exit.
+    pub(crate) fn stop_threads(&self) {
+        self.events.lock().stop = true;
+        self.events_cv.notify_all();
+    }
+
+    /// Sleeps until event `w` may have work (or, with `kick`, a local kick arrived). Returns
+    /// `false` when the threads must stop.
+    ///
+    /// The pending bit is cleared before the event is armed: a doorbell that comes after the
+    /// arming sets it again, and one that came before it left `fired` set, which
+    /// `prepare_sleep` sees.
+    pub(crate) fn wait_event(&self, w: Wait, kick: bool) -> bool {
+        {
+            let mut ev = self.events.lock();
+            if ev.stop {
+                return false;
+            }
+            ev.pending &= !w.bit();
+        }
+        let sleep = {
+            let mut inner = self.inner.lock();
+            if inner.dead {
+                return false;
+            }
+            inner.engine.prepare_sleep(w)
+        };
+        if sleep {
+            let mut ev = self.events.lock();
+            while ev.pending & w.bit() == 0 && !(kick && ev.kick) && !ev.stop {
+                // Kernel threads take no signals; the return value only says whether one is
+                // pending.
+                let _ = self.events_cv.wait_interruptible(&mut ev);
+            }
+            drop(ev);
+            let mut inner = self.inner.lock();
+            if !inner.dead {
+                inner.engine.finish_sleep(w);
+            }
+        }
+        let mut ev = self.events.lock();
+        if kick {
+            ev.kick = false;
+        }
+        !ev.stop
+    }
+
+    /// Waits on [`Core::changed`] until `done` holds for the locked state, for at most
+    /// [`REPLY_TIMEOUT_MS`]. Errors: `ESHUTDOWN` when the device goes away, `ETIMEDOUT`,
+    /// `EINTR` on a signal.
+    pub(crate) fn wait_changed<'a>(
+        &'a self,
+        mut guard: kernel::sync::lock::Guard<'a, Inner, kernel::sync::lock::mutex::MutexBackend>,
+        mut done: impl FnMut(&mut Inner) -> Result<bool>,
+    ) -> Result<kernel::sync::lock::Guard<'a, Inner, kernel::sync::lock::mutex::MutexBackend>> {
+        let mut left: Jiffies = msecs_to_jiffies(REPLY_TIMEOUT_MS);
+        loop {
+            if guard.dead {
+                return Err(ESHUTDOWN);
+            }
+            if done(&mut guard)? {
+                return Ok(guard);
+            }
+            if left == 0 {
+                self.counters.timeouts.add(1, Relaxed);
+                return Err(ETIMEDOUT);
+            }
+            match self.changed.wait_interruptible_timeout(&mut guard, left) {
+                kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                kernel::sync::CondVarTimeoutResult::Timeout => left = 0,
+                kernel::sync::CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+            }
+        }
+    }
+
+    /// The kernel virtual address of byte `off` of the slot memory, for the message headers
+    /// handed to clients.
+    pub(crate) fn slot_ptr(&self, off: u32) -> Option<*mut u8> {
+        self.shm.ptr_at(off)
+    }
+
+    /// The offset in the slot memory of a pointer handed out by [`Core::slot_ptr`].
+    pub(crate) fn slot_offset(&self, p: *const u8) -> Option<u32> {
+        self.shm.offset_of(p)
+    }
+
+    /// Size of the slot memory.
+    pub(crate) fn shm_size(&self) -> u32 {
+        self.shm.size()
+    }
+}

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vchiq-core's kernel abstraction layer: the facilities the 7.3 `kernel` crate lacks.
+//!
+//! Every raw binding of the module is declared here and wrapped in a safe type; the rest of the
+//! crate never sees a raw kernel pointer. The C half is `sys_glue.c` (prototypes in
+//! `sys_glue.h`, which the declarations below must match). Candidates for upstreaming: the
+//! kthread wrapper, the aux-device registration with plain platform data, and the DMA mapping
+//! of an array of pages.
+
+use core::ffi::{c_char, c_int, c_void};
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::device::{Device, DeviceContext};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::types::ForeignOwnable;
+
+// The kernel structs only ever appear behind pointers, which are FFI-safe whatever bindgen made of
+// their (partly opaque) contents.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn vchiq_sys_kthread_start(
+        f: unsafe extern "C" fn(*mut c_void) -> c_int,
+        data: *mut c_void,
+        name: *const c_char,
+    ) -> *mut c_void;
+    fn vchiq_sys_kthread_stop(t: *mut c_void) -> c_int;
+    fn vchiq_sys_rpi_vchiq_init(slot_zero: u32, status: *mut u32) -> c_int;
+    fn vchiq_sys_platdata(dev: *mut bindings::device) -> *mut c_void;
+    fn vchiq_sys_aux_add(
+        parent: *mut bindings::device,
+        modname: *const c_char,
+        name: *const c_char,
+        id: u32,
+        data: *mut c_void,
+    ) -> *mut bindings::auxiliary_device;
+    fn vchiq_sys_aux_del(adev: *mut bindings::auxiliary_device);
+    fn vchiq_sys_buf_page(addr: *const c_void) -> *mut bindings::page;
+    fn vchiq_sys_map_pages(
+        dev: *mut bindings::device,
+        pages: *mut *mut bindings::page,
+        n: u32,
+        offset: u32,
+        len: u32,
+        to_device: bool,
+    ) -> *mut bindings::sg_table;
+    fn vchiq_sys_unmap_pages(dev: *mut bindings::device, sgt: *mut bindings::sg_table, to_dev: bool);
+    fn vchiq_sys_sg_count(sgt: *mut bindings::sg_table) -> u32;
+    fn vchiq_sys_sg_seg(sgt: *mut bindings::sg_table, i: u32, addr: *mut u64, len: *mut u32)
+        -> bool;
+    fn vchiq_sys_kmap(page: *mut bindings::page) -> *mut c_void;
+    fn vchiq_sys_kunmap(addr: *mut c_void);
+    fn vchiq_sys_coherent_alloc(dev: *mut bindings::device, size: u32, bus: *mut u64)
+        -> *mut c_void;
+    fn vchiq_sys_coherent_free(dev: *mut bindings::device, size: u32, p: *mut c_void, bus: u64);
+}
+
+/// Returns the C `struct device` behind `dev`.
+///
+/// The `kernel` crate keeps `Device::as_raw` private; this is the one audited bridge.
+pub(crate) fn raw_device<Ctx: DeviceContext>(dev: &Device<Ctx>) -> *mut bindings::device {
+    // CAST: `Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::device>`, which is
+    // `#[repr(transparent)]` over `UnsafeCell<MaybeUninit<bindings::device>>`.
+    core::ptr::from_ref(dev).cast::<bindings::device>().cast_mut()
+}
+
+/// Converts a C `ERR_PTR`-or-pointer into a `Result`.
+fn from_err_ptr<T>(p: *mut T) -> Result<NonNull<T>> {
+    let v = p as isize;
+    // `ERR_PTR` values are the last 4095 addresses.
+    if (-4095..0).contains(&v) {
+        // `v` fits in `c_int` by the range check.
+        return Err(Error::from_errno(v as c_int));
+    }
+    NonNull::new(p).ok_or(ENOMEM)
+}
+
+/// The body of a kernel thread.
+pub(crate) trait ThreadBody: Send + Sync + 'static {
+    /// Runs the thread until it decides to stop (it must return once asked to, through its own
+    /// state, before [`Kthread`] is dropped).
+    fn run(&self);
+}
+
+/// A running kernel thread; dropping it waits for the thread to return.
+///
+/// # Invariants
+///
+/// `task` is a thread started by `vchiq_sys_kthread_start` on `data`, with a task reference
+/// held; `data` is an `Arc<T>` turned foreign, owned by this value.
+pub(crate) struct Kthread<T: ThreadBody> {
+    task: NonNull<c_void>,
+    data: *mut c_void,
+    _p: core::marker::PhantomData<Arc<T>>,
+}
+
+// SAFETY: the handle only stops the thread and drops an `Arc<T>` with `T: Send + Sync`.
+unsafe impl<T: ThreadBody> Send for Kthread<T> {}
+// SAFETY: `&Kthread` allows nothing.
+unsafe impl<T: ThreadBody> Sync for Kthread<T> {}
+
+unsafe extern "C" fn kthread_trampoline<T: ThreadBody>(data: *mut c_void) -> c_int {
+    // SAFETY: `data` came from `Arc::<T>::into_foreign` in `Kthread::start` and is only
+    // reclaimed in `Drop`, after the thread has returned.
+    let body = unsafe { <Arc<T> as ForeignOwnable>::borrow(data) };
+    body.run();
+    0
+}
+
+impl<T: ThreadBody> Kthread<T> {
+    /// Starts a kernel thread named `name` running `body.run()`.
+    pub(crate) fn start(name: &CStr, body: Arc<T>) -> Result<Self> {
+        let data = body.into_foreign();
+        // SAFETY: the trampoline matches `data`'s type; `name` is a valid C string.
+        let task = unsafe {
+            vchiq_sys_kthread_start(kthread_trampoline::<T>, data, name.as_char_ptr())
+        };
+        match from_err_ptr(task) {
+            // INVARIANT: the thread runs with a task reference held, on `data`.
+            Ok(task) => Ok(Self {
+                task,
+                data,
+                _p: core::marker::PhantomData,
+            }),
+            Err(e) => {
+                // SAFETY: the thread was not created, so we still own `data`.
+                drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(data) });
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<T: ThreadBody> Drop for Kthread<T> {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant `task` is a started thread with a reference held;
+        // `kthread_stop_put` waits for it to return and drops the reference.
+        unsafe { vchiq_sys_kthread_stop(self.task.as_ptr()) };
+        // SAFETY: the thread has returned, so nobody borrows `data` any more.
+        drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(self.data) });
+    }
+}
+
+/// The Raspberry Pi firmware's VCHIQ_INIT property call. Returns the firmware's status word
+/// (0: accepted).
+pub(crate) fn rpi_vchiq_init(slot_zero: u32) -> Result<u32> {
+    let mut status = 0u32;
+    // SAFETY: `status` is a valid `u32` for the duration of the call.
+    kernel::error::to_result(unsafe { vchiq_sys_rpi_vchiq_init(slot_zero, &mut status) })?;
+    Ok(status)
+}
+
+/// The platform data pointer of `dev` (may be null).
+pub(crate) fn platdata<Ctx: DeviceContext>(dev: &Device<Ctx>) -> *mut c_void {
+    // SAFETY: `raw_device` yields a valid `struct device`.
+    unsafe { vchiq_sys_platdata(raw_device(dev)) }
+}
+
+/// An auxiliary device whose platform data is a foreign-owned `Arc<T>`.
+///
+/// # Invariants
+///
+/// `adev` was added by `vchiq_sys_aux_add` with `data` (an `Arc<T>` turned foreign) as platform
+/// data, and is deleted only in `Drop`, before `data` is reclaimed.
+pub(crate) struct AuxDevice<T: Send + Sync + 'static> {
+    adev: NonNull<bindings::auxiliary_device>,
+    data: *mut c_void,
+    _p: core::marker::PhantomData<Arc<T>>,
+}
+
+// SAFETY: the handle only deletes the device and drops an `Arc<T>`.
+unsafe impl<T: Send + Sync + 'static> Send for AuxDevice<T> {}
+// SAFETY: `&AuxDevice` allows nothing.
+unsafe impl<T: Send + Sync + 'static> Sync for AuxDevice<T> {}
+
+impl<T: Send + Sync + 'static> AuxDevice<T> {
+    /// Adds the auxiliary device `modname.name.id` under `parent`.
+    pub(crate) fn add<Ctx: DeviceContext>(
+        parent: &Device<Ctx>,
+        modname: &'static CStr,
+        name: &'static CStr,
+        id: u32,
+        data: Arc<T>,
+    ) -> Result<Self> {
+        let data = data.into_foreign();
+        // SAFETY: `parent` is a valid device; the strings are `'static`.
+        let adev = unsafe {
+            vchiq_sys_aux_add(
+                raw_device(parent),
+                modname.as_char_ptr(),
+                name.as_char_ptr(),
+                id,
+                data,
+            )
+        };
+        match from_err_ptr(adev) {
+            // INVARIANT: the device is added with `data` as platform data.
+            Ok(adev) => Ok(Self {
+                adev,
+                data,
+                _p: core::marker::PhantomData,
+            }),
+            Err(e) => {
+                // SAFETY: the device was not added; we still own `data`.
+                drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(data) });
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for AuxDevice<T> {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the device is added; deleting it unbinds its driver
+        // first, so no client uses the platform data afterwards.
+        unsafe { vchiq_sys_aux_del(self.adev.as_ptr()) };
+        // SAFETY: the device is gone; the data is ours again.
+        drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(self.data) });
+    }
+}
+
+/// The page behind a kernel virtual address (linear map or vmalloc), if any.
+pub(crate) fn buf_page(addr: *const u8) -> Option<NonNull<bindings::page>> {
+    // SAFETY: the helper only inspects the address.
+    NonNull::new(unsafe { vchiq_sys_buf_page(addr.cast()) })
+}
+
+/// Pages mapped for DMA towards (`to_device`) or from the VideoCore.
+///
+/// # Invariants
+///
+/// `sgt` is a table mapped by `vchiq_sys_map_pages` for `dev` in direction `to_device`; `dev`
+/// holds a reference to the device.
+pub(crate) struct DmaPages {
+    sgt: NonNull<bindings::sg_table>,
+    dev: kernel::sync::aref::ARef<Device>,
+    to_device: bool,
+}
+
+// SAFETY: the mapping may be released from any thread.
+unsafe impl Send for DmaPages {}
+// SAFETY: `&DmaPages` only reads the mapped segment list.
+unsafe impl Sync for DmaPages {}
+
+impl DmaPages {
+    /// Maps `len` bytes starting `offset` bytes into `pages[0]`.
+    pub(crate) fn map(
+        dev: &Device,
+        pages: &mut [*mut bindings::page],
+        offset: u32,
+        len: u32,
+        to_device: bool,
+    ) -> Result<Self> {
+        let n = u32::try_from(pages.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `pages` holds `n` valid page pointers; `dev` is a valid device.
+        let sgt = unsafe {
+            vchiq_sys_map_pages(raw_device(dev), pages.as_mut_ptr(), n, offset, len, to_device)
+        };
+        let sgt = from_err_ptr(sgt)?;
+        // INVARIANT: mapped for `dev` in direction `to_device`.
+        Ok(Self {
+            sgt,
+            dev: dev.into(),
+            to_device,
+        })
+    }
+
+    /// The number of mapped segments.
+    pub(crate) fn segments(&self) -> u32 {
+        // SAFETY: `sgt` is a valid mapped table (type invariant).
+        unsafe { vchiq_sys_sg_count(self.sgt.as_ptr()) }
+    }
+
+    /// Bus address and length of mapped segment `i`.
+    pub(crate) fn segment(&self, i: u32) -> Option<(u64, u32)> {
+        let (mut addr, mut len) = (0u64, 0u32);
+        // SAFETY: `sgt` is a valid mapped table; the out-pointers are valid.
+        unsafe { vchiq_sys_sg_seg(self.sgt.as_ptr(), i, &mut addr, &mut len) }
+            .then_some((addr, len))
+    }
+}
+
+impl Drop for DmaPages {
+    fn drop(&mut self) {
+        // SAFETY: mapped by `vchiq_sys_map_pages` for `dev` in this direction (type invariant).
+        unsafe { vchiq_sys_unmap_pages(raw_device(&self.dev), self.sgt.as_ptr(), self.to_device) }
+    }
+}
+
+/// Copies `src` into `page` at `offset` through a temporary kernel mapping.
+///
+/// # Safety
+///
+/// `page` must be a valid page the caller may write; `offset + src.len()` must not exceed the
+/// page size.
+pub(crate) unsafe fn copy_to_page(page: NonNull<bindings::page>, offset: usize, src: &[u8]) {
+    // SAFETY: `page` is valid (caller).
+    let base = unsafe { vchiq_sys_kmap(page.as_ptr()) }.cast::<u8>();
+    // SAFETY: the mapping covers the page; the range is inside it (caller).
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), base.add(offset), src.len()) };
+    // SAFETY: `base` was returned by `vchiq_sys_kmap` just above.
+    unsafe { vchiq_sys_kunmap(base.cast()) };
+}
+
+/// A small coherent DMA buffer (a bulk's pagelist), allocated while the device is bound.
+///
+/// # Invariants
+///
+/// `ptr` is a `size`-byte coherent allocation of `dev` at bus address `bus`, freed only in
+/// `Drop`. The VideoCore only reads it.
+pub(crate) struct CoherentBuf {
+    ptr: NonNull<u8>,
+    size: u32,
+    bus: u64,
+    dev: kernel::sync::aref::ARef<Device>,
+}
+
+// SAFETY: the buffer may be written and freed from any thread.
+unsafe impl Send for CoherentBuf {}
+// SAFETY: `&CoherentBuf` allows no access to the memory.
+unsafe impl Sync for CoherentBuf {}
+
+impl CoherentBuf {
+    /// Allocates `size` bytes for `dev`, which the caller guarantees is bound.
+    pub(crate) fn new(dev: &Device, size: u32) -> Result<Self> {
+        let mut bus = 0u64;
+        // SAFETY: `dev` is a valid device; `bus` is valid for the call.
+        let p = unsafe { vchiq_sys_coherent_alloc(raw_device(dev), size, &mut bus) };
+        let ptr = NonNull::new(p.cast::<u8>()).ok_or(ENOMEM)?;
+        // INVARIANT: just allocated.
+        Ok(Self {
+            ptr,
+            size,
+            bus,
+            dev: dev.into(),
+        })
+    }
+
+    /// The bus address.
+    pub(crate) fn bus(&self) -> u64 {
+        self.bus
+    }
+
+    /// Stores `val` at word `i` (little-endian, as the VideoCore reads it).
+    pub(crate) fn put_u32(&mut self, i: usize, val: u32) -> Result {
+        let off = i.checked_mul(4).ok_or(EINVAL)?;
+        if off.checked_add(4).ok_or(EINVAL)? > self.size as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: `off + 4 <= size`, inside the allocation; coherent memory is only written
+        // here, before the VideoCore is told about it.
+        unsafe {
+            self.ptr
+                .as_ptr()
+                .add(off)
+                .cast::<u32>()
+                .write_volatile(val.to_le())
+        };
+        Ok(())
+    }
+}
+
+impl Drop for CoherentBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `vchiq_sys_coherent_alloc` for `dev` (type invariant).
+        unsafe {
+            vchiq_sys_coherent_free(raw_device(&self.dev), self.size, self.ptr.as_ptr().cast(), self.bus)
+        }
+    }
+}
