@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/sys/kernel/debug/vchiq-sim/`: fault knobs (read-write), counters (read-only) and the
+//! `state` file.
+//!
+//! Knobs (all take a decimal number):
+//!
+//! | file | effect |
+//! |---|---|
+//! | `delay_ms` | the VideoCore sleeps this long before each activation (every doorbell) |
+//! | `refuse_open` | non-zero: no service listens, every OPEN is rejected with CLOSE |
+//! | `drop_doorbell` | the next N doorbells to the ARM are dropped (BELL0 not set, no IRQ) |
+//! | `corrupt_header` | 1: the next message the VideoCore sends gets an unknown type; 2: it gets a size that does not fit its slot. One-shot, reads back 0 once applied |
+//! | `stop` | non-zero: the VideoCore does not respond at all (VCHIQ_INIT fails with -ETIMEDOUT, doorbells are ignored); writing 0 resumes |
+//! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
+//!
+//! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
+
+use crate::sim::Sim;
+use kernel::{
+    debugfs::{Scope, ScopedDir},
+    fmt,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    uaccess::UserSliceReader,
+};
+
+/// Creates the directory; it and its files go away when the returned scope is dropped.
+pub(crate) fn create(sim: Arc<Sim>) -> impl PinInit<Scope<Arc<Sim>>> {
+    Scope::dir(sim, c"vchiq-sim", |sim, dir| {
+        knobs(sim, dir);
+        counters(sim, dir);
+        dir.read_callback_file(c"state", &**sim, &show_state);
+    })
+}
+
+fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
+    let k = &sim.knobs;
+    dir.read_write_file(c"delay_ms", &k.delay_ms);
+    dir.read_write_file(c"drop_doorbell", &k.drop_doorbell);
+    dir.read_write_callback_file(c"refuse_open", &**sim, &show_refuse, &write_refuse);
+    dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
+    dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
+    dir.write_only_callback_file(c"reset", &**sim, &write_reset);
+}
+
+fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
+    let c = &sim.counters;
+    let files: [(&CStr, &'a Atomic<u32>); 14] = [
+        (c"inits", &c.inits),
+        (c"refused_inits", &c.refused_inits),
+        (c"bell2", &c.bell2),
+        (c"doorbells", &c.doorbells),
+        (c"doorbells_dropped", &c.doorbells_dropped),
+        (c"messages", &c.messages),
+        (c"messages_tx", &c.messages_tx),
+        (c"opens", &c.opens),
+        (c"bulks", &c.bulks),
+        (c"bulk_mismatches", &c.bulk_mismatches),
+        (c"bulk_errors", &c.bulk_errors),
+        (c"fun2_mismatches", &c.fun2_mismatches),
+        (c"corrupted", &c.corrupted),
+        (c"errors", &c.errors),
+    ];
+    for (name, counter) in files {
+        dir.read_only_file(name, counter);
+    }
+}
+
+/// Reads a decimal `u32` written to a knob.
+fn read_u32(r: &mut UserSliceReader) -> Result<u32> {
+    let mut buf = [0u8; 16];
+    let n = r.len();
+    let b = buf.get_mut(..n).ok_or(EINVAL)?;
+    r.read_slice(b)?;
+    let s = core::str::from_utf8(b).map_err(|_| EINVAL)?;
+    s.trim().parse::<u32>().map_err(|_| EINVAL)
+}
+
+fn show_state(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    sim.describe(f)
+}
+
+fn show_refuse(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.refuse_open.load(Relaxed))
+}
+
+fn write_refuse(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    sim.knobs.refuse_open.store(read_u32(r)?, Relaxed);
+    // Apply it now rather than at the next doorbell.
+    sim.kick();
+    Ok(())
+}
+
+fn show_corrupt(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.corrupt_header.load(Relaxed))
+}
+
+fn write_corrupt(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    let v = read_u32(r)?;
+    if v > 2 {
+        return Err(EINVAL);
+    }
+    sim.knobs.corrupt_header.store(v, Relaxed);
+    Ok(())
+}
+
+fn show_stop(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.stop.load(Relaxed))
+}
+
+fn write_stop(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    let v = read_u32(r)?;
+    sim.knobs.stop.store(v, Relaxed);
+    if v == 0 {
+        // Catch up with whatever the ARM asked for meanwhile.
+        sim.kick();
+    }
+    Ok(())
+}
+
+fn write_reset(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    if read_u32(r)? != 1 {
+        return Err(EINVAL);
+    }
+    sim.reset();
+    Ok(())
+}

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fault-injection knobs and counters (netdevsim style), shown in debugfs by `debugfs.rs`.
+//!
+//! All of them are plain atomics: the doorbell ops read them from any context, the VideoCore's
+//! work item and debugfs writers from process context.
+
+use kernel::sync::atomic::{Atomic, Relaxed};
+
+/// The knobs. Semantics are documented on the debugfs files (`debugfs.rs`).
+pub(crate) struct Knobs {
+    /// Milliseconds the VideoCore sleeps before each round of processing.
+    pub(crate) delay_ms: Atomic<u32>,
+    /// Non-zero: every OPEN is rejected (no service listens).
+    pub(crate) refuse_open: Atomic<u32>,
+    /// Number of upcoming doorbells to the ARM to drop.
+    pub(crate) drop_doorbell: Atomic<u32>,
+    /// Corruption armed for the next header the VideoCore writes (1 type, 2 size).
+    pub(crate) corrupt_header: Atomic<u32>,
+    /// Non-zero: the VideoCore does not respond at all.
+    pub(crate) stop: Atomic<u32>,
+}
+
+impl Knobs {
+    /// All knobs off.
+    pub(crate) const fn new() -> Self {
+        Self {
+            delay_ms: Atomic::new(0),
+            refuse_open: Atomic::new(0),
+            drop_doorbell: Atomic::new(0),
+            corrupt_header: Atomic::new(0),
+            stop: Atomic::new(0),
+        }
+    }
+
+    /// Whether the VideoCore is stopped.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Relaxed) != 0
+    }
+
+    /// Consumes one dropped doorbell; `true` if this doorbell must be dropped.
+    pub(crate) fn take_drop_doorbell(&self) -> bool {
+        let mut v = self.drop_doorbell.load(Relaxed);
+        while v > 0 {
+            match self.drop_doorbell.cmpxchg(v, v.saturating_sub(1), Relaxed) {
+                Ok(_) => return true,
+                Err(cur) => v = cur,
+            }
+        }
+        false
+    }
+}
+
+/// Event counters. They wrap at `u32::MAX`.
+pub(crate) struct Counters {
+    /// Accepted VCHIQ_INIT calls.
+    pub(crate) inits: Atomic<u32>,
+    /// Refused VCHIQ_INIT calls (second init without reset, or bad slot zero).
+    pub(crate) refused_inits: Atomic<u32>,
+    /// Doorbells the ARM rang (BELL2 writes).
+    pub(crate) bell2: Atomic<u32>,
+    /// Doorbells rung to the ARM (interrupts raised).
+    pub(crate) doorbells: Atomic<u32>,
+    /// Doorbells dropped by `drop_doorbell`.
+    pub(crate) doorbells_dropped: Atomic<u32>,
+    /// DATA messages delivered to the services.
+    pub(crate) messages: Atomic<u32>,
+    /// DATA messages the services sent.
+    pub(crate) messages_tx: Atomic<u32>,
+    /// OPENs accepted by a service.
+    pub(crate) opens: Atomic<u32>,
+    /// Bulk transfers completed with data moved.
+    pub(crate) bulks: Atomic<u32>,
+    /// Bulk transfers aborted because the two sides' sizes differ (protocol rule, not an
+    /// error).
+    pub(crate) bulk_mismatches: Atomic<u32>,
+    /// Bulk transfers aborted because of a bad pagelist or address.
+    pub(crate) bulk_errors: Atomic<u32>,
+    /// fun2 transfers whose data or guard bytes were wrong.
+    pub(crate) fun2_mismatches: Atomic<u32>,
+    /// Headers corrupted by `corrupt_header`.
+    pub(crate) corrupted: Atomic<u32>,
+    /// Engine and service errors (protocol errors of the ARM, failed operations).
+    pub(crate) errors: Atomic<u32>,
+}
+
+impl Counters {
+    /// All zero.
+    pub(crate) const fn new() -> Self {
+        Self {
+            inits: Atomic::new(0),
+            refused_inits: Atomic::new(0),
+            bell2: Atomic::new(0),
+            doorbells: Atomic::new(0),
+            doorbells_dropped: Atomic::new(0),
+            messages: Atomic::new(0),
+            messages_tx: Atomic::new(0),
+            opens: Atomic::new(0),
+            bulks: Atomic::new(0),
+            bulk_mismatches: Atomic::new(0),
+            bulk_errors: Atomic::new(0),
+            fun2_mismatches: Atomic::new(0),
+            corrupted: Atomic::new(0),
+            errors: Atomic::new(0),
+        }
+    }
+}
+
+/// Adds one to `c` and returns the new value.
+pub(crate) fn bump(c: &Atomic<u32>) -> u32 {
+    c.fetch_add(1u32, Relaxed).wrapping_add(1)
+}
+
+/// Whether the `n`-th occurrence of an event should be logged: the first ten, then every
+/// power of two. Keeps a flood of errors from a misbehaving ARM out of the log while still
+/// showing that it goes on.
+pub(crate) fn log_nth(n: u32) -> bool {
+    n <= 10 || n.is_power_of_two()
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The simulated VideoCore's shared state and the hardware boundary of
+//! `include/vchiq-rs/sim.h`: the VCHIQ_INIT firmware call and the two doorbells.
+//!
+//! The VideoCore runs in its own context: a work item on the simulator's ordered workqueue.
+//! The ARM ringing BELL2 ([`Sim::ring_bell2`], any context, possibly under spinlocks) only
+//! counts the ring and queues the work item; the work item locks the VideoCore, processes
+//! everything, and, when the engine says the ARM is waiting, sets BELL0 and raises the
+//! doorbell interrupt. The ARM's interrupt handler reads and clears BELL0
+//! ([`Sim::read_bell0`]).
+//!
+//! Life cycle of the VideoCore ([`Vpu`]): `Off` until the first VCHIQ_INIT, `Running` after
+//! an accepted one. Like the real firmware it refuses a second VCHIQ_INIT (status 1). When the
+//! core unbinds, a device-managed action registered by the accepted VCHIQ_INIT moves it to
+//! `Detached`: it stops touching the ARM's memory (after the core's `remove()`, before the
+//! core's device-managed slot memory is freed), and it still refuses VCHIQ_INIT, so that a
+//! re-probe of the core fails cleanly. Writing `reset` in debugfs returns it to `Off`, from
+//! any state.
+
+use crate::knobs::{bump, log_nth, Counters, Knobs};
+use crate::sys::HwRef;
+use crate::vpu::{InitError, Running};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Full, Relaxed, Release},
+        Arc, ArcBorrow, Mutex,
+    },
+    time::{delay::fsleep, Delta},
+    workqueue::{impl_has_work, new_work, Work, WorkItem},
+};
+
+/// BELL0's bit that says the VideoCore rang the ARM (`VCHIQ_SIM_BELL0_RUNG`).
+const BELL0_RUNG: u32 = 0x4;
+
+/// VCHIQ_INIT status: accepted.
+const STATUS_OK: u32 = 0;
+/// VCHIQ_INIT status: already initialised (no reset since).
+const STATUS_AGAIN: u32 = 1;
+/// VCHIQ_INIT status: slot zero not acceptable.
+const STATUS_BAD: u32 = 2;
+
+/// The VideoCore's life cycle.
+pub(crate) enum Vpu {
+    /// No VCHIQ_INIT yet (or reset since).
+    Off,
+    /// Working on the ARM's memory.
+    Running(KBox<Running>),
+    /// The core unbound: the memory is gone; VCHIQ_INIT is refused until reset.
+    Detached,
+}
+
+impl Vpu {
+    fn name(&self) -> &'static str {
+        match self {
+            Vpu::Off => "off",
+            Vpu::Running(_) => "running",
+            Vpu::Detached => "detached",
+        }
+    }
+}
+
+/// The simulated VideoCore.
+#[pin_data]
+pub(crate) struct Sim {
+    hw: HwRef,
+    /// Cache line size assumed for bulk fragments.
+    cls: u32,
+    #[pin]
+    vpu: Mutex<Vpu>,
+    #[pin]
+    work: Work<Sim>,
+    /// The ARM's doorbell register (read to clear).
+    bell0: Atomic<u32>,
+    pub(crate) knobs: Knobs,
+    pub(crate) counters: Counters,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Sim { self.work }
+}
+
+impl WorkItem for Sim {
+    type Pointer = Arc<Sim>;
+
+    fn run(this: Arc<Sim>) {
+        this.activate();
+    }
+}
+
+impl Sim {
+    /// A VideoCore that is off.
+    pub(crate) fn new(hw: HwRef, cls: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            hw,
+            cls,
+            vpu <- new_mutex!(Vpu::Off, "vchiq_sim::vpu"),
+            work <- new_work!("vchiq_sim::work"),
+            bell0: Atomic::new(0),
+            knobs: Knobs::new(),
+            counters: Counters::new(),
+        })
+    }
+
+    /// Queues an activation of the VideoCore. Any context.
+    pub(crate) fn kick(&self) {
+        // SAFETY: every `Sim` lives in the `Arc` the module created, which the module holds
+        // until after the queue is drained, so the count cannot reach zero meanwhile, and no
+        // `UniqueArc` of it exists.
+        let this: Arc<Sim> = unsafe { ArcBorrow::from_raw(self) }.into();
+        // An activation that is already queued will see whatever this one was for.
+        let _ = self.hw.queue().enqueue(this);
+    }
+
+    /// One activation (the work item).
+    fn activate(&self) {
+        if self.knobs.stopped() {
+            return;
+        }
+        let delay = self.knobs.delay_ms.load(Relaxed);
+        if delay > 0 {
+            fsleep(Delta::from_millis(i64::from(delay)));
+        }
+        let again = {
+            let mut vpu = self.vpu.lock();
+            let Vpu::Running(r) = &mut *vpu else {
+                return;
+            };
+            let act = r.activate(&self.knobs, &self.counters);
+            if act.ring {
+                self.ring_arm();
+            }
+            act.again
+        };
+        if again {
+            self.kick();
+        }
+    }
+
+    /// Sets BELL0 and raises the ARM's doorbell interrupt, unless `drop_doorbell` eats it.
+    fn ring_arm(&self) {
+        if self.knobs.take_drop_doorbell() {
+            bump(&self.counters.doorbells_dropped);
+            return;
+        }
+        self.bell0.store(BELL0_RUNG, Release);
+        bump(&self.counters.doorbells);
+        self.hw.raise();
+    }
+
+    /// The ARM wrote BELL2. Any context.
+    pub(crate) fn ring_bell2(&self) {
+        bump(&self.counters.bell2);
+        self.kick();
+    }
+
+    /// The ARM read BELL0, which clears it. Any context (the ARM's hard IRQ handler).
+    pub(crate) fn read_bell0(&self) -> u32 {
+        self.bell0.xchg(0, Full)
+    }
+
+    /// The firmware's VCHIQ_INIT with the bus address of slot zero. Returns the firmware's
+    /// status (0 accepted, 1 already initialised, 2 bad slot zero).
+    ///
+    /// # Errors
+    ///
+    /// `ETIMEDOUT` while stopped (the firmware does not answer), `ENODEV` without a device,
+    /// `ENOMEM`.
+    pub(crate) fn fw_vchiq_init(&self, slot_zero: u32) -> Result<u32> {
+        if self.knobs.stopped() {
+            return Err(ETIMEDOUT);
+        }
+        let dev = self.hw.dev().ok_or(ENODEV)?;
+        let mut vpu = self.vpu.lock();
+        if !matches!(*vpu, Vpu::Off) {
+            let n = bump(&self.counters.refused_inits);
+            if log_nth(n) {
+                pr_warn!(
+                    "VCHIQ_INIT refused: already initialised ({}); write 1 to reset first\n",
+                    vpu.name()
+                );
+            }
+            return Ok(STATUS_AGAIN);
+        }
+        let running = match Running::start(dev, slot_zero, self.cls, &self.counters) {
+            Ok(r) => r,
+            Err(InitError::Refused) | Err(InitError::Kernel(EFAULT)) => {
+                bump(&self.counters.refused_inits);
+                pr_warn!("VCHIQ_INIT refused: bad slot zero at {:#x}\n", slot_zero);
+                return Ok(STATUS_BAD);
+            }
+            Err(InitError::Kernel(e)) => return Err(e),
+        };
+        // SAFETY: `self` is the module's `Sim`, which outlives the platform device.
+        unsafe { dev.add_detach_action(core::ptr::from_ref(self).cast()) }?;
+        *vpu = Vpu::Running(running);
+        drop(vpu);
+        bump(&self.counters.inits);
+        pr_info!("VCHIQ_INIT accepted: slot zero at {:#x}\n", slot_zero);
+        self.kick();
+        Ok(STATUS_OK)
+    }
+
+    /// The core unbound: stop touching its memory. Process context.
+    pub(crate) fn detach(&self) {
+        let old = {
+            let mut vpu = self.vpu.lock();
+            if !matches!(*vpu, Vpu::Running(_)) {
+                return;
+            }
+            core::mem::replace(&mut *vpu, Vpu::Detached)
+        };
+        drop(old);
+        pr_info!("detached from the ARM's memory\n");
+    }
+
+    /// Forgets the ARM's memory and allows a new VCHIQ_INIT. Process context.
+    pub(crate) fn reset(&self) {
+        let old = core::mem::replace(&mut *self.vpu.lock(), Vpu::Off);
+        self.bell0.store(0, Relaxed);
+        drop(old);
+        pr_info!("reset\n");
+    }
+
+    /// Writes the `state` file.
+    pub(crate) fn describe(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        let vpu = self.vpu.lock();
+        writeln!(f, "state: {}", vpu.name())?;
+        writeln!(f, "stopped: {}", self.knobs.stopped())?;
+        writeln!(f, "bell0: {:#x}", self.bell0.load(Relaxed))?;
+        if let Vpu::Running(r) = &*vpu {
+            r.describe(f)?;
+        }
+        Ok(())
+    }
+}
+
+// The ops of `struct vchiq_sim_ops`, collected by sim_glue.c. `ctx` is the module's `Sim`
+// (platform data), valid while the platform device is registered.
+
+/// `fw_vchiq_init`.
+///
+/// # Safety
+///
+/// `ctx` must be the simulator's `Sim` and `status` valid for a write.
+#[no_mangle]
+unsafe extern "C" fn vchiq_sim_rs_fw_vchiq_init(
+    ctx: *mut c_void,
+    slot_zero: u32,
+    status: *mut u32,
+) -> c_int {
+    // SAFETY: the caller guarantees `ctx`.
+    let sim = unsafe { &*ctx.cast::<Sim>() };
+    match sim.fw_vchiq_init(slot_zero) {
+        Ok(s) => {
+            // SAFETY: the caller guarantees `status`.
+            unsafe { status.write(s) };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `ring_bell2`.
+///
+/// # Safety
+///
+/// `ctx` must be the simulator's `Sim`.
+#[no_mangle]
+unsafe extern "C" fn vchiq_sim_rs_ring_bell2(ctx: *mut c_void) {
+    // SAFETY: the caller guarantees `ctx`.
+    unsafe { &*ctx.cast::<Sim>() }.ring_bell2()
+}
+
+/// `read_bell0`.
+///
+/// # Safety
+///
+/// `ctx` must be the simulator's `Sim`.
+#[no_mangle]
+unsafe extern "C" fn vchiq_sim_rs_read_bell0(ctx: *mut c_void) -> u32 {
+    // SAFETY: the caller guarantees `ctx`.
+    unsafe { &*ctx.cast::<Sim>() }.read_bell0()
+}
+
+/// The device-managed detach action (sim_glue.c).
+///
+/// # Safety
+///
+/// `ctx` must be the simulator's `Sim`.
+#[no_mangle]
+unsafe extern "C" fn vchiq_sim_rs_detach(ctx: *mut c_void) {
+    // SAFETY: the caller guarantees `ctx`.
+    unsafe { &*ctx.cast::<Sim>() }.detach()
+}

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vchiq-sim: the kernel glue that the Rust `kernel` crate of Linux 7.3 does not offer.
+ *
+ * - the interrupt-simulator domain and its one interrupt (the ARM's doorbell IRQ);
+ * - the platform device "vchiq-sim" (platform_device_register_full with platform data, an
+ *   IRQ resource and a 32-bit DMA mask);
+ * - the simulator's own ordered workqueue (the 7.3 Rust workqueue API can neither allocate
+ *   nor destroy one, and destroy_workqueue() is what drains the VideoCore's work item);
+ * - bus address to page translation (dma_to_phys, pfn_valid), vmap of the slot memory with
+ *   the attributes dma_alloc_coherent gave it, and kmap_local copies for bulk data;
+ * - the device-managed action that detaches the VideoCore from the ARM's memory when the
+ *   core unbinds.
+ *
+ * The Rust side declares all of these in sys.rs; the ops the core calls are implemented in
+ * Rust (sim.rs) and collected into `struct vchiq_sim_ops` here.
+ */
+
+#include <linux/device.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
+#include <linux/err.h>
+#include <linux/highmem.h>
+#include <linux/interrupt.h>
+#include <linux/irq.h>
+#include <linux/irq_sim.h>
+#include <linux/irqdomain.h>
+#include <linux/mm.h>
+#include <linux/platform_device.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+
+#include <vchiq-rs/sim.h>
+
+/* Implemented in Rust (sim.rs). `ctx` is the simulator's `Sim`. */
+int vchiq_sim_rs_fw_vchiq_init(void *ctx, u32 slot_zero, u32 *status);
+void vchiq_sim_rs_ring_bell2(void *ctx);
+u32 vchiq_sim_rs_read_bell0(void *ctx);
+void vchiq_sim_rs_detach(void *ctx);
+
+/* Declared here for the Rust side (sys.rs); not exported from the module. */
+struct vchiq_sim_hw;
+int vchiq_sim_hw_create(struct vchiq_sim_hw **out);
+int vchiq_sim_hw_register(struct vchiq_sim_hw *hw, void *ctx, u32 cache_line_size);
+void vchiq_sim_hw_unregister(struct vchiq_sim_hw *hw);
+void vchiq_sim_hw_destroy(struct vchiq_sim_hw *hw);
+struct workqueue_struct *vchiq_sim_hw_wq(struct vchiq_sim_hw *hw);
+struct device *vchiq_sim_hw_dev(struct vchiq_sim_hw *hw);
+unsigned int vchiq_sim_hw_irq(struct vchiq_sim_hw *hw);
+void vchiq_sim_hw_raise(struct vchiq_sim_hw *hw);
+int vchiq_sim_add_detach_action(struct device *dev, void *ctx);
+void *vchiq_sim_vmap(struct device *dev, u32 bus, u32 size);
+void vchiq_sim_vunmap(void *va);
+int vchiq_sim_bus_copy(struct device *dev, u32 bus, void *buf, size_t len, bool to_bus);
+
+static const struct vchiq_sim_ops vchiq_sim_ops = {
+	.fw_vchiq_init = vchiq_sim_rs_fw_vchiq_init,
+	.ring_bell2 = vchiq_sim_rs_ring_bell2,
+	.read_bell0 = vchiq_sim_rs_read_bell0,
+};
+
+struct vchiq_sim_hw {
+	struct fwnode_handle *fwnode;
+	struct irq_domain *domain;
+	unsigned int irq;
+	struct workqueue_struct *wq;
+	struct platform_device *pdev;
+};
+
+/* Creates the interrupt domain with its one mapped interrupt, and the workqueue. */
+int vchiq_sim_hw_create(struct vchiq_sim_hw **out)
+{
+	struct vchiq_sim_hw *hw;
+	int ret;
+
+	hw = kzalloc(sizeof(*hw), GFP_KERNEL);
+	if (!hw)
+		return -ENOMEM;
+
+	hw->fwnode = irq_domain_alloc_named_fwnode("vchiq-sim");
+	if (!hw->fwnode) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	hw->domain = irq_domain_create_sim(hw->fwnode, 1);
+	if (IS_ERR(hw->domain)) {
+		ret = PTR_ERR(hw->domain);
+		goto err_fwnode;
+	}
+	hw->irq = irq_create_mapping(hw->domain, 0);
+	if (!hw->irq) {
+		ret = -ENXIO;
+		goto err_domain;
+	}
+	hw->wq = alloc_ordered_workqueue("vchiq-sim", 0);
+	if (!hw->wq) {
+		ret = -ENOMEM;
+		goto err_mapping;
+	}
+	*out = hw;
+	return 0;
+
+err_mapping:
+	irq_dispose_mapping(hw->irq);
+err_domain:
+	irq_domain_remove_sim(hw->domain);
+err_fwnode:
+	irq_domain_free_fwnode(hw->fwnode);
+err_free:
+	kfree(hw);
+	return ret;
+}
+
+/*
+ * Registers the platform device the core binds. The core may bind, and call the ops with
+ * `ctx`, before this returns.
+ */
+int vchiq_sim_hw_register(struct vchiq_sim_hw *hw, void *ctx, u32 cache_line_size)
+{
+	struct vchiq_sim_platform_data pdata = {
+		.ops = &vchiq_sim_ops,
+		.ctx = ctx,
+		.cache_line_size = cache_line_size,
+	};
+	struct resource res = DEFINE_RES_IRQ_NAMED(hw->irq, "doorbell");
+	struct platform_device_info info = {
+		.name = VCHIQ_SIM_DEVICE_NAME,
+		.id = PLATFORM_DEVID_NONE,
+		.res = &res,
+		.num_res = 1,
+		.data = &pdata,
+		.size_data = sizeof(pdata),
+		.dma_mask = DMA_BIT_MASK(32),
+	};
+	struct platform_device *pdev;
+
+	pdev = platform_device_register_full(&info);
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
+	hw->pdev = pdev;
+	return 0;
+}
+
+/* Unregisters the platform device (unbinding the core); idempotent. */
+void vchiq_sim_hw_unregister(struct vchiq_sim_hw *hw)
+{
+	if (hw->pdev)
+		platform_device_unregister(hw->pdev);
+	hw->pdev = NULL;
+}
+
+/*
+ * Drains and destroys the workqueue, then removes the interrupt. The device must be
+ * unregistered already.
+ */
+void vchiq_sim_hw_destroy(struct vchiq_sim_hw *hw)
+{
+	vchiq_sim_hw_unregister(hw);
+	destroy_workqueue(hw->wq);
+	irq_dispose_mapping(hw->irq);
+	irq_domain_remove_sim(hw->domain);
+	irq_domain_free_fwnode(hw->fwnode);
+	kfree(hw);
+}
+
+struct workqueue_struct *vchiq_sim_hw_wq(struct vchiq_sim_hw *hw)
+{
+	return hw->wq;
+}
+
+/* The platform device's `struct device`, or NULL when it is not registered. */
+struct device *vchiq_sim_hw_dev(struct vchiq_sim_hw *hw)
+{
+	return hw->pdev ? &hw->pdev->dev : NULL;
+}
+
+unsigned int vchiq_sim_hw_irq(struct vchiq_sim_hw *hw)
+{
+	return hw->irq;
+}
+
+/*
+ * Raises the ARM's doorbell interrupt. The interrupt simulator delivers it from an irq_work,
+ * in hard interrupt context, as a real doorbell would be. Process context only.
+ */
+void vchiq_sim_hw_raise(struct vchiq_sim_hw *hw)
+{
+	irq_set_irqchip_state(hw->irq, IRQCHIP_STATE_PENDING, true);
+}
+
+static void vchiq_sim_devm_detach(void *ctx)
+{
+	vchiq_sim_rs_detach(ctx);
+}
+
+/*
+ * Detaches the VideoCore when `dev` unbinds. Called from fw_vchiq_init, i.e. after the core
+ * allocated its slot memory: devres runs actions in reverse order, so this runs after the
+ * core's remove() and before device-managed slot memory is freed.
+ */
+int vchiq_sim_add_detach_action(struct device *dev, void *ctx)
+{
+	return devm_add_action(dev, vchiq_sim_devm_detach, ctx);
+}
+
+/*
+ * The page behind bus address `bus` as `dev` sees it, or NULL if it is not RAM the simulated
+ * VideoCore may touch: no struct page, or (for writes) a reserved page such as kernel text.
+ */
+static struct page *vchiq_sim_bus_page(struct device *dev, u64 bus, bool write)
+{
+	phys_addr_t phys;
+	unsigned long pfn;
+	struct page *page;
+
+	if (bus > U32_MAX)
+		return NULL;
+	phys = dma_to_phys(dev, (dma_addr_t)bus);
+	pfn = PHYS_PFN(phys);
+	if (!pfn_valid(pfn))
+		return NULL;
+	page = pfn_to_page(pfn);
+	if (write && PageReserved(page))
+		return NULL;
+	return page;
+}
+
+/*
+ * Maps `size` bytes at bus address `bus` (the ARM's coherent slot memory) into the kernel's
+ * address space, page by page through the bus-to-physical translation (never through the
+ * ARM side's own mapping), with the attributes dma_alloc_coherent uses for `dev` so that the
+ * two mappings agree. Works with highmem. Returns NULL on failure.
+ */
+void *vchiq_sim_vmap(struct device *dev, u32 bus, u32 size)
+{
+	unsigned long off = offset_in_page(bus);
+	unsigned long i, n;
+	struct page **pages;
+	pgprot_t prot = PAGE_KERNEL;
+	void *va;
+
+	if (!size)
+		return NULL;
+	n = DIV_ROUND_UP(off + size, PAGE_SIZE);
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		pages[i] = vchiq_sim_bus_page(dev, (u64)(bus - off) + (u64)i * PAGE_SIZE, true);
+		if (!pages[i]) {
+			kvfree(pages);
+			return NULL;
+		}
+	}
+	if (!dev_is_dma_coherent(dev))
+		prot = pgprot_dmacoherent(prot);
+	va = vmap(pages, n, VM_MAP, prot);
+	kvfree(pages);
+	return va ? va + off : NULL;
+}
+
+void vchiq_sim_vunmap(void *va)
+{
+	vunmap((void *)((unsigned long)va & PAGE_MASK));
+}
+
+/*
+ * Copies `len` bytes between `buf` and bus address `bus`: into the ARM's memory if `to_bus`,
+ * out of it otherwise. Each page is translated and validated separately and reached through
+ * kmap_local_page (highmem). Returns 0, or -EFAULT (possibly after a partial copy) if a page
+ * is not RAM the VideoCore may access.
+ *
+ * Caches: the copy goes through the CPU cache, like a cache-coherent bus master. On the
+ * non-coherent test platforms that is only right because QEMU does not model caches.
+ */
+int vchiq_sim_bus_copy(struct device *dev, u32 bus, void *buf, size_t len, bool to_bus)
+{
+	u64 addr = bus;
+	u8 *p = buf;
+
+	while (len) {
+		size_t off = offset_in_page(addr);
+		size_t n = min_t(size_t, len, PAGE_SIZE - off);
+		struct page *page = vchiq_sim_bus_page(dev, addr, to_bus);
+		void *va;
+
+		if (!page)
+			return -EFAULT;
+		va = kmap_local_page(page);
+		if (to_bus)
+			memcpy(va + off, p, n);
+		else
+			memcpy(p, va + off, n);
+		kunmap_local(va);
+		addr += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}

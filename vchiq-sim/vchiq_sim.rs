@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vchiq-sim: a simulated VideoCore for testing the VCHIQ driver family in QEMU.
+//!
+//! The module registers the platform device "vchiq-sim" (`include/vchiq-rs/sim.h`) that
+//! vchiq-core binds: doorbell registers and the VCHIQ_INIT firmware call as ops in the
+//! platform data, the doorbell as an interrupt of an interrupt-simulator domain. Behind it
+//! runs the protocol engine in the VideoCore ("master") role over the ARM's own slot memory,
+//! with the firmware's test services (`services/`), bulk DMA driven by the ARM's pagelists,
+//! and debugfs fault knobs. The two modules share no symbols.
+//!
+//! Files: `sim.rs` (state, ops, life cycle), `vpu.rs` (the running VideoCore), `host.rs`
+//! (service host), `services/` (the services), `pagelist.rs` (bulk DMA), `vpu_shm.rs` (shared
+//! memory window and header corruption), `knobs.rs` and `debugfs.rs`, `sys.rs` with
+//! `sim_glue.c` (kernel glue), and `engine.rs` (the engine sources from `../vchiq-core`).
+
+use kernel::{prelude::*, sync::Arc};
+
+mod debugfs;
+mod engine;
+mod host;
+mod knobs;
+mod pagelist;
+mod services;
+// Only `RawShm` is used; the file also holds the core's KUnit-only buffer.
+#[allow(dead_code)]
+#[path = "../vchiq-core/shm.rs"]
+mod shm;
+mod sim;
+mod sys;
+#[path = "../vchiq-core/tables.rs"]
+mod tables;
+mod vpu;
+mod vpu_shm;
+
+module! {
+    type: VchiqSim,
+    name: "vchiq_sim",
+    authors: ["The vchiq-rs developers"],
+    description: "Simulated VideoCore (VCHIQ firmware side) for testing vchiq-core",
+    license: "GPL",
+    params: {
+        cache_line_size: u32 {
+            default: 64,
+            description: "Cache line size the VideoCore assumes for bulk fragments (32 or 64)",
+        },
+    },
+}
+
+/// The module: hardware, the VideoCore, and its debugfs directory.
+struct VchiqSim {
+    /// `Some` until dropped; destroyed explicitly after the device is gone.
+    hw: Option<sys::Hw>,
+    sim: Arc<sim::Sim>,
+    debugfs: Option<Pin<KBox<kernel::debugfs::Scope<Arc<sim::Sim>>>>>,
+}
+
+impl kernel::Module for VchiqSim {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let cls = *module_parameters::cache_line_size.value_ref();
+        if cls != 32 && cls != 64 {
+            pr_err!("cache_line_size must be 32 or 64, not {}\n", cls);
+            return Err(EINVAL);
+        }
+        let hw = sys::Hw::new()?;
+        let sim = match Arc::pin_init(sim::Sim::new(hw.handle(), cls), GFP_KERNEL) {
+            Ok(s) => s,
+            Err(e) => {
+                hw.destroy();
+                return Err(e);
+            }
+        };
+        let debugfs = match KBox::pin_init(debugfs::create(sim.clone()), GFP_KERNEL) {
+            Ok(d) => d,
+            Err(e) => {
+                hw.destroy();
+                return Err(e);
+            }
+        };
+        let mut this = VchiqSim {
+            hw: Some(hw),
+            sim,
+            debugfs: Some(debugfs),
+        };
+        if let Some(hw) = &this.hw {
+            // SAFETY: `this.sim` outlives the device: `drop` unregisters the device before
+            // anything else.
+            let r = unsafe { hw.register(Arc::as_ptr(&this.sim).cast(), cls) };
+            if let Err(e) = r {
+                this.teardown();
+                return Err(e);
+            }
+        }
+        pr_info!("VideoCore simulator ready (cache line {} bytes)\n", cls);
+        Ok(this)
+    }
+}
+
+impl VchiqSim {
+    /// Unregisters the device (unbinding the core, which detaches the VideoCore), removes
+    /// debugfs, drains and destroys the queue, removes the interrupt, then forgets any ARM
+    /// memory still mapped.
+    fn teardown(&mut self) {
+        if let Some(hw) = &self.hw {
+            hw.unregister();
+        }
+        self.debugfs = None;
+        if let Some(hw) = self.hw.take() {
+            hw.destroy();
+        }
+        self.sim.reset();
+    }
+}
+
+impl Drop for VchiqSim {
+    fn drop(&mut self) {
+        self.teardown();
+        pr_info!("unloaded\n");
+    }
+}

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The running VideoCore: its mapping of the ARM's slot memory, its protocol engine in the
+//! VPU ("master") role, its services, and one activation of its work item.
+
+use crate::engine::{
+    BulkDir, BulkResult, Engine, Error as EngError, SharedMem, Stall, Wait, MAGIC, MAX_SLOTS,
+    SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC, SZ_MASTER,
+    SZ_PLATFORM_DATA, SZ_SLAVE,
+};
+use crate::host::{BulkJob, Host, VpuEngine};
+use crate::knobs::{bump, log_nth, Counters, Knobs};
+use crate::pagelist::{self, Fragments};
+use crate::shm::RawShm;
+use crate::sys::{Dev, Mapping};
+use crate::tables::new_tables;
+use crate::vpu_shm::{Corruption, VpuShm};
+use kernel::prelude::*;
+use kernel::sync::atomic::Relaxed;
+
+/// Rounds of processing in one activation before the work item requeues itself, so that a
+/// flooding ARM cannot keep a worker busy forever.
+const MAX_ROUNDS: u32 = 64;
+
+/// What an activation asks of its caller.
+pub(crate) struct Activation {
+    /// Ring the ARM's doorbell.
+    pub(crate) ring: bool,
+    /// Run again soon (work left over after [`MAX_ROUNDS`]).
+    pub(crate) again: bool,
+}
+
+/// The VideoCore after an accepted VCHIQ_INIT.
+///
+/// Field order is drop order: the engine (whose window points into `map`) and the services
+/// go before the mapping.
+pub(crate) struct Running {
+    eng: VpuEngine,
+    host: Host,
+    dev: Dev,
+    frags: Fragments,
+    /// The ARM's receive stream was found corrupt (counted once).
+    rx_dead: bool,
+    /// Our own transmit path was found corrupt (counted once).
+    tx_dead: bool,
+    map: Mapping,
+}
+
+/// Why an init was refused.
+pub(crate) enum InitError {
+    /// Slot zero is not acceptable (the firmware answers with a non-zero status).
+    Refused,
+    /// A kernel error (allocation, mapping).
+    Kernel(Error),
+}
+
+impl From<Error> for InitError {
+    fn from(e: Error) -> Self {
+        InitError::Kernel(e)
+    }
+}
+
+impl From<kernel::alloc::AllocError> for InitError {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        InitError::Kernel(ENOMEM)
+    }
+}
+
+/// Reads slot zero through a mapping of its first slot and returns the size of the slot
+/// memory it describes (up to the highest slot either side uses).
+fn slot_memory_size(dev: &Dev, bus: u32) -> Result<u32, InitError> {
+    // The mapping starts at the page offset of `bus`: word alignment needs an aligned `bus`.
+    if bus % 4 != 0 {
+        return Err(InitError::Refused);
+    }
+    let first = Mapping::new(dev, bus, SLOT_SIZE)?;
+    // SAFETY: `first` maps `SLOT_SIZE` bytes at a 4-byte aligned address and outlives `shm`;
+    // the memory is only accessed with volatile operations.
+    let shm = unsafe { RawShm::new(first.ptr(), first.size()) };
+    if shm.load(0) != MAGIC {
+        return Err(InitError::Refused);
+    }
+    let mut top = 0u32;
+    for b in [SZ_MASTER, SZ_SLAVE] {
+        for f in [SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC] {
+            top = top.max(shm.load(b.wrapping_add(f)));
+        }
+    }
+    if top == 0 || top >= MAX_SLOTS {
+        return Err(InitError::Refused);
+    }
+    // Cannot overflow: top < 128.
+    Ok((top + 1) * SLOT_SIZE)
+}
+
+impl Running {
+    /// Maps the slot memory at bus address `slot_zero`, validates it and publishes the
+    /// VideoCore's half (`Engine::init_vpu`), creates the services and queues CONNECT.
+    pub(crate) fn start(
+        dev: Dev,
+        slot_zero: u32,
+        cls: u32,
+        counters: &Counters,
+    ) -> Result<KBox<Self>, InitError> {
+        let size = slot_memory_size(&dev, slot_zero)?;
+        if size < SLOT_ZERO_SIZE {
+            return Err(InitError::Refused);
+        }
+        let map = Mapping::new(&dev, slot_zero, size)?;
+        // SAFETY: `map` maps `size` bytes at a 4-byte aligned address (checked by
+        // `slot_memory_size`); it is dropped after the engine that holds the window (field
+        // order of `Running`), and the memory is only accessed with volatile operations.
+        let raw = unsafe { RawShm::new(map.ptr(), map.size()) };
+        let shm = VpuShm::new(raw);
+        let frags = Fragments {
+            bus: shm.load(SZ_PLATFORM_DATA),
+            count: shm.load(SZ_PLATFORM_DATA.wrapping_add(4)),
+            cls,
+        };
+        let mut eng = match Engine::init_vpu(shm, new_tables()?) {
+            Ok(e) => e,
+            Err(e) => {
+                pr_warn!("refusing slot zero: {:?}\n", e);
+                return Err(InitError::Refused);
+            }
+        };
+        let own = eng.own_slots();
+        eng.shm()
+            .set_own_slots(own.first.min(own.sync), own.last.max(own.sync));
+        let host = Host::new(&mut eng, counters)?;
+        // Queued now, sent with the first activation's doorbell; a failure here (no slot) is
+        // retried by every activation.
+        let _ = eng.connect();
+        Ok(KBox::new(
+            Running {
+                eng,
+                host,
+                dev,
+                frags,
+                rx_dead: false,
+                tx_dead: false,
+                map,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// One activation: processes everything the ARM has asked for, then arms the
+    /// VideoCore's events ("sleeps").
+    pub(crate) fn activate(&mut self, knobs: &Knobs, counters: &Counters) -> Activation {
+        let mut ring = false;
+        // Awake: the ARM need not ring us while we work.
+        for w in Wait::ALL {
+            self.eng.finish_sleep(w);
+        }
+        for _ in 0..MAX_ROUNDS {
+            for w in Wait::ALL {
+                self.eng.ack(w);
+            }
+            self.round(knobs, counters);
+            ring |= self.eng.take_doorbell();
+            if self.sleep() {
+                return Activation { ring, again: false };
+            }
+        }
+        Activation { ring, again: true }
+    }
+
+    /// Arms the events to wait on; `false` (with everything disarmed) if there is work.
+    fn sleep(&mut self) -> bool {
+        let mut events: [Option<Wait>; 4] = [
+            Some(Wait::Trigger),
+            Some(Wait::Recycle),
+            Some(Wait::SyncTrigger),
+            None,
+        ];
+        // Our sync slot being free is the sync-release condition: only wait for it when a
+        // send is stalled on it.
+        if self.host.blocked() == Some(Stall::Sync) {
+            events[3] = Some(Wait::SyncRelease);
+        }
+        for w in events.iter().flatten() {
+            if !self.eng.prepare_sleep(*w) {
+                for w in Wait::ALL {
+                    self.eng.finish_sleep(w);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    /// One round of processing.
+    fn round(&mut self, knobs: &Knobs, counters: &Counters) {
+        if !self.eng.is_connected() {
+            let _ = self.eng.connect();
+        }
+        match self.eng.process_recycle() {
+            Ok(_) => {}
+            Err(e) => self.tx_broken(e, counters),
+        }
+        let armed = Corruption::from_knob(knobs.corrupt_header.xchg(0, Relaxed));
+        if armed != Corruption::None {
+            self.eng.shm().arm(armed);
+        }
+        self.host.apply_refuse(
+            &mut self.eng,
+            knobs.refuse_open.load(Relaxed) != 0,
+            counters,
+        );
+        self.host.drain(&mut self.eng, counters);
+
+        loop {
+            if self.host.congested() && !self.eng.has_output() {
+                break;
+            }
+            match self.eng.poll() {
+                Ok(Some(o)) => {
+                    if let Some(job) = self.host.dispatch(&mut self.eng, o, counters) {
+                        self.bulk(job, counters);
+                    }
+                    self.host.drain(&mut self.eng, counters);
+                }
+                Ok(None) | Err(EngError::WouldBlock) => break,
+                Err(e) => {
+                    self.rx_broken(e, counters);
+                    break;
+                }
+            }
+        }
+        loop {
+            match self.eng.poll_sync() {
+                Ok(Some(o)) => {
+                    if let Some(job) = self.host.dispatch(&mut self.eng, o, counters) {
+                        self.bulk(job, counters);
+                    }
+                    self.host.drain(&mut self.eng, counters);
+                }
+                Ok(None) | Err(EngError::WouldBlock) => break,
+                Err(e) => {
+                    self.rx_broken(e, counters);
+                    break;
+                }
+            }
+        }
+        self.host.drain(&mut self.eng, counters);
+
+        // A corruption still armed waits for the next message; one that fired is counted.
+        let left = self.eng.shm().disarm();
+        if left != Corruption::None {
+            let _ = knobs.corrupt_header.cmpxchg(0, left.to_knob(), Relaxed);
+        }
+        if self.eng.shm().take_fired() {
+            bump(&counters.corrupted);
+            pr_info!("corrupted the header of a message to the ARM\n");
+        }
+    }
+
+    fn rx_broken(&mut self, e: EngError, counters: &Counters) {
+        if !self.rx_dead {
+            self.rx_dead = true;
+            bump(&counters.errors);
+            pr_err!(
+                "the ARM's message stream is corrupt ({:?}): not receiving any more\n",
+                e
+            );
+        }
+    }
+
+    fn tx_broken(&mut self, e: EngError, counters: &Counters) {
+        if !self.tx_dead {
+            self.tx_dead = true;
+            bump(&counters.errors);
+            pr_err!(
+                "the ARM returned slots it does not hold ({:?}): not sending any more\n",
+                e
+            );
+        }
+    }
+
+    /// Performs a paired bulk transfer and completes it.
+    fn bulk(&mut self, job: BulkJob, counters: &Counters) {
+        let result = if job.size != job.remote_size {
+            // The protocol's rule: no data moves, both sides abort.
+            bump(&counters.bulk_mismatches);
+            BulkResult::Aborted
+        } else {
+            match self.host.bulk_buf(job.cookie) {
+                None => {
+                    bump(&counters.errors);
+                    BulkResult::Aborted
+                }
+                Some(buf) => {
+                    match pagelist::transfer(
+                        &self.dev,
+                        &self.frags,
+                        job.dir,
+                        job.pagelist,
+                        buf.region_mut(),
+                    ) {
+                        Ok(n) => {
+                            bump(&counters.bulks);
+                            BulkResult::Done(n)
+                        }
+                        Err(e) => {
+                            let n = bump(&counters.bulk_errors);
+                            if log_nth(n) {
+                                let d = match job.dir {
+                                    BulkDir::Transmit => "to",
+                                    BulkDir::Receive => "from",
+                                };
+                                pr_warn!(
+                                    "bulk of {} bytes {} the ARM (pagelist {:#x}) failed: {:?} (error #{})\n",
+                                    job.size,
+                                    d,
+                                    job.pagelist,
+                                    e,
+                                    n
+                                );
+                            }
+                            BulkResult::Aborted
+                        }
+                    }
+                }
+            }
+        };
+        self.host
+            .complete(&mut self.eng, job.handle, job.dir, result, counters);
+    }
+
+    /// A summary for the `state` file.
+    pub(crate) fn describe(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        let s = self.eng.stats();
+        let own = self.eng.own_slots();
+        let peer = self.eng.peer_slots();
+        writeln!(f, "memory: {} bytes", self.map.size())?;
+        writeln!(
+            f,
+            "slots: vpu {}..={} sync {}, arm {}..={} sync {}",
+            own.first, own.last, own.sync, peer.first, peer.last, peer.sync
+        )?;
+        writeln!(
+            f,
+            "fragments: bus {:#x} count {} line {}",
+            self.frags.bus, self.frags.count, self.frags.cls
+        )?;
+        writeln!(f, "connected: {}", self.eng.is_connected())?;
+        writeln!(f, "version: {}", self.eng.version_common())?;
+        writeln!(f, "listeners: {}", self.host.listeners())?;
+        writeln!(
+            f,
+            "outbox: {} blocked: {:?}",
+            self.host.outbox_len(),
+            self.host.blocked()
+        )?;
+        writeln!(f, "rx_broken: {} tx_broken: {}", self.rx_dead, self.tx_dead)?;
+        writeln!(f, "{:?}", s)
+    }
+}
