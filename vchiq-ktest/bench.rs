@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `bench`: figures for the closing note, not a pass/fail test. Round-trip latency of a
+//! synchronous echo, throughput of 1 MiB bulk transmits, and memcpy of 1 MiB in the same VM
+//! as the yardstick.
+
+use crate::tests::{config, ECHO, MSG_SYNC, WAIT_MS};
+use crate::util::{Collector, Ev, Report};
+use crate::vchiq::Instance;
+use kernel::alloc::KVVec;
+use kernel::prelude::*;
+use kernel::time::{Instant, Monotonic};
+
+const ROUND_TRIPS: u32 = 5000;
+const BULKS: u32 = 64;
+const MIB: usize = 1 << 20;
+
+pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
+    let c = Collector::new()?;
+    let svc = inst.open(ECHO, 3, 3, c.clone())?;
+    let sync = MSG_SYNC.to_le_bytes();
+    let t0 = Instant::<Monotonic>::now();
+    for _ in 0..ROUND_TRIPS {
+        svc.get().queue(&[&sync])?;
+        c.wait_msg(WAIT_MS)?;
+    }
+    let rt_ns = t0.elapsed().as_nanos() / i64::from(ROUND_TRIPS);
+    out.line(format_args!("bench: sync round trip {} ns ({} iterations)", rt_ns, ROUND_TRIPS));
+
+    let buf = KVVec::from_elem(0x5au8, MIB, GFP_KERNEL)?;
+    svc.get().queue(&[&config(MIB as u32, BULKS, false, false)])?;
+    c.wait_msg(WAIT_MS)?;
+    let t0 = Instant::<Monotonic>::now();
+    for _ in 0..BULKS {
+        svc.get().bulk_transmit_blocking(&buf)?;
+    }
+    let bulk_ns = t0.elapsed().as_nanos().max(1);
+    let bulk_mbs = (BULKS as i64 * MIB as i64 * 1000) / bulk_ns;
+    out.line(format_args!("bench: 1 MiB bulk transmit {} MB/s ({} transfers)", bulk_mbs, BULKS));
+
+    let mut dst = KVVec::from_elem(0u8, MIB, GFP_KERNEL)?;
+    let t0 = Instant::<Monotonic>::now();
+    for _ in 0..BULKS {
+        dst.copy_from_slice(&buf);
+        core::hint::black_box(&mut dst);
+    }
+    let copy_ns = t0.elapsed().as_nanos().max(1);
+    let copy_mbs = (BULKS as i64 * MIB as i64 * 1000) / copy_ns;
+    out.line(format_args!(
+        "bench: memcpy 1 MiB {} MB/s; bulk/memcpy = {}.{:02}",
+        copy_mbs,
+        bulk_mbs * 100 / copy_mbs.max(1) / 100,
+        bulk_mbs * 100 / copy_mbs.max(1) % 100
+    ));
+    // Drain anything left (no events are expected in this mode).
+    while let Ok(Ev::Msg(_)) = c.wait(10) {}
+    svc.close()
+}
