@@ -10,8 +10,9 @@
 //! | `delay_ms` | the VideoCore sleeps this long before each activation (every doorbell) |
 //! | `refuse_open` | non-zero: no service listens, every OPEN is rejected with CLOSE |
 //! | `drop_doorbell` | the next N doorbells to the ARM are dropped (BELL0 not set, no IRQ) |
-//! | `corrupt_header` | 1: the next message the VideoCore sends gets an unknown type; 2: it gets a size that does not fit its slot. One-shot, reads back 0 once applied |
+//! | `corrupt_header` | 1: the next message the VideoCore sends gets a size that does not fit its slot (the ARM's receive stream is corrupt for good); 2: it gets an unknown type (the ARM skips it). One-shot, reads back 0 once applied |
 //! | `stop` | non-zero: the VideoCore does not respond at all (VCHIQ_INIT fails with -ETIMEDOUT, doorbells are ignored); writing 0 resumes |
+//! | `refuse_reset` | non-zero: the core's `vc_reset` fails with -EBUSY, as with real firmware (the core keeps the memory; the next VCHIQ_INIT is refused) |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
@@ -41,6 +42,7 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     let k = &sim.knobs;
     dir.read_write_file(c"delay_ms", &k.delay_ms);
     dir.read_write_file(c"drop_doorbell", &k.drop_doorbell);
+    dir.read_write_file(c"refuse_reset", &k.refuse_reset);
     dir.read_write_callback_file(c"refuse_open", &**sim, &show_refuse, &write_refuse);
     dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
@@ -49,9 +51,11 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
 
 fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     let c = &sim.counters;
-    let files: [(&CStr, &'a Atomic<u32>); 14] = [
+    let files: [(&CStr, &'a Atomic<u32>); 16] = [
         (c"inits", &c.inits),
         (c"refused_inits", &c.refused_inits),
+        (c"resets", &c.resets),
+        (c"refused_resets", &c.refused_resets),
         (c"bell2", &c.bell2),
         (c"doorbells", &c.doorbells),
         (c"doorbells_dropped", &c.doorbells_dropped),

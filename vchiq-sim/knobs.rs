@@ -15,10 +15,12 @@ pub(crate) struct Knobs {
     pub(crate) refuse_open: Atomic<u32>,
     /// Number of upcoming doorbells to the ARM to drop.
     pub(crate) drop_doorbell: Atomic<u32>,
-    /// Corruption armed for the next header the VideoCore writes (1 type, 2 size).
+    /// Corruption armed for the next header the VideoCore writes (1 size, 2 type).
     pub(crate) corrupt_header: Atomic<u32>,
     /// Non-zero: the VideoCore does not respond at all.
     pub(crate) stop: Atomic<u32>,
+    /// Non-zero: `vc_reset` fails like real firmware would (the VideoCore keeps the memory).
+    pub(crate) refuse_reset: Atomic<u32>,
 }
 
 impl Knobs {
@@ -30,6 +32,7 @@ impl Knobs {
             drop_doorbell: Atomic::new(0),
             corrupt_header: Atomic::new(0),
             stop: Atomic::new(0),
+            refuse_reset: Atomic::new(0),
         }
     }
 
@@ -57,6 +60,10 @@ pub(crate) struct Counters {
     pub(crate) inits: Atomic<u32>,
     /// Refused VCHIQ_INIT calls (second init without reset, or bad slot zero).
     pub(crate) refused_inits: Atomic<u32>,
+    /// `vc_reset` calls (the core unbinding) and debugfs resets.
+    pub(crate) resets: Atomic<u32>,
+    /// `vc_reset` calls refused because of `refuse_reset`.
+    pub(crate) refused_resets: Atomic<u32>,
     /// Doorbells the ARM rang (BELL2 writes).
     pub(crate) bell2: Atomic<u32>,
     /// Doorbells rung to the ARM (interrupts raised).
@@ -90,6 +97,8 @@ impl Counters {
         Self {
             inits: Atomic::new(0),
             refused_inits: Atomic::new(0),
+            resets: Atomic::new(0),
+            refused_resets: Atomic::new(0),
             bell2: Atomic::new(0),
             doorbells: Atomic::new(0),
             doorbells_dropped: Atomic::new(0),

@@ -11,12 +11,20 @@
 //! ([`Sim::read_bell0`]).
 //!
 //! Life cycle of the VideoCore ([`Vpu`]): `Off` until the first VCHIQ_INIT, `Running` after
-//! an accepted one. Like the real firmware it refuses a second VCHIQ_INIT (status 1). When the
-//! core unbinds, a device-managed action registered by the accepted VCHIQ_INIT moves it to
-//! `Detached`: it stops touching the ARM's memory (after the core's `remove()`, before the
-//! core's device-managed slot memory is freed), and it still refuses VCHIQ_INIT, so that a
-//! re-probe of the core fails cleanly. Writing `reset` in debugfs returns it to `Off`, from
-//! any state.
+//! an accepted one. Like the real firmware it refuses a second VCHIQ_INIT (status 1).
+//!
+//! - The core's `vc_reset` op (it unbinds) and writing `reset` in debugfs drop the ARM's
+//!   memory and return to `Off`; the next VCHIQ_INIT is accepted. `vc_reset` waits for a
+//!   running activation (they share the lock), so the VideoCore never touches the memory
+//!   after it returned 0.
+//! - With `refuse_reset` set, `vc_reset` fails with -EBUSY, as real firmware cannot let go:
+//!   the core keeps (leaks) the memory and the VideoCore keeps running on it, until the
+//!   device-managed action below detaches it.
+//! - A device-managed action, registered by every accepted VCHIQ_INIT, moves a `Running`
+//!   VideoCore to `Detached` when the core's binding ends (after its `remove()`, before the
+//!   slot memory it allocated before VCHIQ_INIT is released): a safety net for a core that
+//!   did not call `vc_reset`. `Detached` refuses VCHIQ_INIT until `reset`, so a re-probe
+//!   fails cleanly.
 
 use crate::knobs::{bump, log_nth, Counters, Knobs};
 use crate::sys::HwRef;
@@ -186,7 +194,12 @@ impl Sim {
         }
         let running = match Running::start(dev, slot_zero, self.cls, &self.counters) {
             Ok(r) => r,
-            Err(InitError::Refused) | Err(InitError::Kernel(EFAULT)) => {
+            Err(InitError::Refused) => {
+                bump(&self.counters.refused_inits);
+                pr_warn!("VCHIQ_INIT refused: bad slot zero at {:#x}\n", slot_zero);
+                return Ok(STATUS_BAD);
+            }
+            Err(InitError::Kernel(e)) if e == EFAULT => {
                 bump(&self.counters.refused_inits);
                 pr_warn!("VCHIQ_INIT refused: bad slot zero at {:#x}\n", slot_zero);
                 return Ok(STATUS_BAD);
@@ -220,8 +233,26 @@ impl Sim {
     pub(crate) fn reset(&self) {
         let old = core::mem::replace(&mut *self.vpu.lock(), Vpu::Off);
         self.bell0.store(0, Relaxed);
+        if !matches!(old, Vpu::Off) {
+            bump(&self.counters.resets);
+            pr_info!("reset: was {}\n", old.name());
+        }
         drop(old);
-        pr_info!("reset\n");
+    }
+
+    /// The core unbinds: let go of its memory, unless told to behave like real firmware.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` with `refuse_reset` set: the VideoCore keeps using the memory.
+    pub(crate) fn vc_reset(&self) -> Result {
+        if self.knobs.refuse_reset.load(Relaxed) != 0 {
+            bump(&self.counters.refused_resets);
+            pr_info!("vc_reset refused (refuse_reset): keeping the ARM's memory\n");
+            return Err(EBUSY);
+        }
+        self.reset();
+        Ok(())
     }
 
     /// Writes the `state` file.
@@ -229,6 +260,7 @@ impl Sim {
         let vpu = self.vpu.lock();
         writeln!(f, "state: {}", vpu.name())?;
         writeln!(f, "stopped: {}", self.knobs.stopped())?;
+        writeln!(f, "cache_line_size: {}", self.cls)?;
         writeln!(f, "bell0: {:#x}", self.bell0.load(Relaxed))?;
         if let Vpu::Running(r) = &*vpu {
             r.describe(f)?;
@@ -283,6 +315,20 @@ unsafe extern "C" fn vchiq_sim_rs_ring_bell2(ctx: *mut c_void) {
 unsafe extern "C" fn vchiq_sim_rs_read_bell0(ctx: *mut c_void) -> u32 {
     // SAFETY: the caller guarantees `ctx`.
     unsafe { &*ctx.cast::<Sim>() }.read_bell0()
+}
+
+/// `vc_reset`.
+///
+/// # Safety
+///
+/// `ctx` must be the simulator's `Sim`.
+#[no_mangle]
+unsafe extern "C" fn vchiq_sim_rs_vc_reset(ctx: *mut c_void) -> c_int {
+    // SAFETY: the caller guarantees `ctx`.
+    match unsafe { &*ctx.cast::<Sim>() }.vc_reset() {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// The device-managed detach action (sim_glue.c).

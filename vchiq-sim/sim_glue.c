@@ -10,7 +10,7 @@
  * - bus address to page translation (dma_to_phys, pfn_valid), vmap of the slot memory with
  *   the attributes dma_alloc_coherent gave it, and kmap_local copies for bulk data;
  * - the device-managed action that detaches the VideoCore from the ARM's memory when the
- *   core unbinds.
+ *   core unbinds (a safety net behind the vc_reset op).
  *
  * The Rust side declares all of these in sys.rs; the ops the core calls are implemented in
  * Rust (sim.rs) and collected into `struct vchiq_sim_ops` here.
@@ -37,6 +37,7 @@
 int vchiq_sim_rs_fw_vchiq_init(void *ctx, u32 slot_zero, u32 *status);
 void vchiq_sim_rs_ring_bell2(void *ctx);
 u32 vchiq_sim_rs_read_bell0(void *ctx);
+int vchiq_sim_rs_vc_reset(void *ctx);
 void vchiq_sim_rs_detach(void *ctx);
 
 /* Declared here for the Rust side (sys.rs); not exported from the module. */
@@ -58,6 +59,7 @@ static const struct vchiq_sim_ops vchiq_sim_ops = {
 	.fw_vchiq_init = vchiq_sim_rs_fw_vchiq_init,
 	.ring_bell2 = vchiq_sim_rs_ring_bell2,
 	.read_bell0 = vchiq_sim_rs_read_bell0,
+	.vc_reset = vchiq_sim_rs_vc_reset,
 };
 
 struct vchiq_sim_hw {

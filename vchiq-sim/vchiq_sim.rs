@@ -108,6 +108,7 @@ impl VchiqSim {
         if let Some(hw) = self.hw.take() {
             hw.destroy();
         }
+        // Normally a no-op: the core's unbinding reset or detached the VideoCore.
         self.sim.reset();
     }
 }

@@ -30,11 +30,11 @@ pub(crate) enum Corruption {
 }
 
 impl Corruption {
-    /// Decodes the debugfs value (1 = type, 2 = size, anything else = none).
+    /// Decodes the debugfs value (1 = size, 2 = type, anything else = none).
     pub(crate) fn from_knob(v: u32) -> Self {
         match v {
-            1 => Corruption::Type,
-            2 => Corruption::Size,
+            1 => Corruption::Size,
+            2 => Corruption::Type,
             _ => Corruption::None,
         }
     }
@@ -43,8 +43,8 @@ impl Corruption {
     pub(crate) fn to_knob(self) -> u32 {
         match self {
             Corruption::None => 0,
-            Corruption::Type => 1,
-            Corruption::Size => 2,
+            Corruption::Size => 1,
+            Corruption::Type => 2,
         }
     }
 }

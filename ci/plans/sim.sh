@@ -3,8 +3,8 @@
 # cycles leave nothing behind (kmemleak, run by /init after the plan).
 SIMD=/sys/kernel/debug/vchiq-sim
 SIMDEV=/sys/bus/platform/devices/vchiq-sim
-SIM_KNOBS="delay_ms refuse_open drop_doorbell corrupt_header stop"
-SIM_COUNTERS="inits refused_inits bell2 doorbells doorbells_dropped messages messages_tx opens
+SIM_KNOBS="delay_ms refuse_open drop_doorbell corrupt_header stop refuse_reset"
+SIM_COUNTERS="inits refused_inits resets refused_resets bell2 doorbells doorbells_dropped messages messages_tx opens
 	bulks bulk_mismatches bulk_errors fun2_mismatches corrupted errors"
 
 # sim_irqs: how many interrupts of the interrupt simulator exist (-1: no sysfs to tell).
@@ -59,7 +59,7 @@ t_run "state is off" state_off
 
 knob_rw() {
 	local k
-	for k in delay_ms refuse_open drop_doorbell stop; do
+	for k in delay_ms refuse_open drop_doorbell stop refuse_reset; do
 		echo 3 >$SIMD/$k || return 1
 		[ "$(cat $SIMD/$k)" = 3 ] || { echo "$k reads '$(cat $SIMD/$k)'"; return 1; }
 		echo 0 >$SIMD/$k || return 1
