@@ -335,9 +335,15 @@ impl Host {
         Ok(host)
     }
 
-    /// Whether no further ARM messages should be parsed until the outbox drains.
+    /// Whether no further ARM messages should be parsed until the outbox drains: it is long
+    /// and its head waits for the ARM to hand slots back (which parsing more cannot bring
+    /// about, unlike a bulk stall, which waits for the ARM's next bulk request).
     pub(crate) fn congested(&self) -> bool {
         self.desk.outbox.len() >= OUTBOX_MAX
+            && matches!(
+                self.desk.blocked,
+                Some(Stall::Slots | Stall::DataQuota | Stall::ServiceQuota)
+            )
     }
 
     /// What the blocked head of the outbox waits for.

@@ -174,6 +174,11 @@ impl Running {
             Some(Wait::SyncTrigger),
             None,
         ];
+        // Congested, the ARM's new messages are left alone until it returns slots: waiting
+        // for them would be a busy loop.
+        if self.host.congested() {
+            events[0] = None;
+        }
         // Our sync slot being free is the sync-release condition: only wait for it when a
         // send is stalled on it.
         if self.host.blocked() == Some(Stall::Sync) {
@@ -203,16 +208,18 @@ impl Running {
         if armed != Corruption::None {
             self.eng.shm().arm(armed);
         }
-        self.host.apply_refuse(
-            &mut self.eng,
-            knobs.refuse_open.load(Relaxed) != 0,
-            counters,
-        );
+        let refuse = knobs.refuse_open.load(Relaxed) != 0;
+        self.host.apply_refuse(&mut self.eng, refuse, counters);
         self.host.drain(&mut self.eng, counters);
 
         loop {
             if self.host.congested() && !self.eng.has_output() {
                 break;
+            }
+            if refuse {
+                // A service that closed since the last message listens again: hide it before
+                // the next OPEN is parsed.
+                self.host.apply_refuse(&mut self.eng, true, counters);
             }
             match self.eng.poll() {
                 Ok(Some(o)) => {
