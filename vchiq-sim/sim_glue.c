@@ -216,15 +216,22 @@ static struct page *vchiq_sim_bus_page(struct device *dev, u64 bus, bool write)
 	unsigned long pfn;
 	struct page *page;
 
-	if (bus > U32_MAX)
+	if (bus > U32_MAX) {
+		dev_warn_ratelimited(dev, "bus address %#llx beyond 32 bits\n", bus);
 		return NULL;
+	}
 	phys = dma_to_phys(dev, (dma_addr_t)bus);
 	pfn = PHYS_PFN(phys);
-	if (!pfn_valid(pfn))
+	if (!pfn_valid(pfn)) {
+		dev_warn_ratelimited(dev, "bus address %#llx (phys %pa) is not RAM\n", bus, &phys);
 		return NULL;
+	}
 	page = pfn_to_page(pfn);
-	if (write && PageReserved(page))
+	if (write && PageReserved(page)) {
+		dev_warn_ratelimited(dev, "bus address %#llx (phys %pa) is a reserved page\n",
+				     bus, &phys);
 		return NULL;
+	}
 	return page;
 }
 
