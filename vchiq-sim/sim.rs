@@ -27,6 +27,7 @@
 //!   fails cleanly.
 
 use crate::knobs::{bump, log_nth, Counters, Knobs};
+use crate::latency::{stamp, Latency};
 use crate::sys::HwRef;
 use crate::vpu::{InitError, Running};
 use kernel::{
@@ -36,7 +37,7 @@ use kernel::{
         atomic::{Atomic, Full, Relaxed, Release},
         Arc, ArcBorrow, Mutex,
     },
-    time::{delay::fsleep, Delta},
+    time::{delay::fsleep, Delta, Instant, Monotonic},
     workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
 
@@ -82,6 +83,12 @@ pub(crate) struct Sim {
     work: Work<Sim>,
     /// The ARM's doorbell register (read to clear).
     bell0: Atomic<u32>,
+    /// Module load time, the origin of the latency timestamps.
+    epoch: Instant<Monotonic>,
+    /// BELL2 ring to activation.
+    wake_vc: Latency,
+    /// Interrupt raised to BELL0 read.
+    wake_arm: Latency,
     pub(crate) knobs: Knobs,
     pub(crate) counters: Counters,
 }
@@ -107,6 +114,9 @@ impl Sim {
             vpu <- new_mutex!(Vpu::Off, "vchiq_sim::vpu"),
             work <- new_work!("vchiq_sim::work"),
             bell0: Atomic::new(0),
+            epoch: Instant::now(),
+            wake_vc: Latency::new(),
+            wake_arm: Latency::new(),
             knobs: Knobs::new(),
             counters: Counters::new(),
         })
@@ -127,6 +137,7 @@ impl Sim {
         if self.knobs.stopped() {
             return;
         }
+        self.wake_vc.end(stamp(&self.epoch));
         let delay = self.knobs.delay_ms.load(Relaxed);
         if delay > 0 {
             fsleep(Delta::from_millis(i64::from(delay)));
@@ -153,6 +164,7 @@ impl Sim {
             bump(&self.counters.doorbells_dropped);
             return;
         }
+        self.wake_arm.start(stamp(&self.epoch));
         self.bell0.store(BELL0_RUNG, Release);
         bump(&self.counters.doorbells);
         self.hw.raise();
@@ -161,12 +173,17 @@ impl Sim {
     /// The ARM wrote BELL2. Any context.
     pub(crate) fn ring_bell2(&self) {
         bump(&self.counters.bell2);
+        self.wake_vc.start(stamp(&self.epoch));
         self.kick();
     }
 
     /// The ARM read BELL0, which clears it. Any context (the ARM's hard IRQ handler).
     pub(crate) fn read_bell0(&self) -> u32 {
-        self.bell0.xchg(0, Full)
+        let v = self.bell0.xchg(0, Full);
+        if v != 0 {
+            self.wake_arm.end(stamp(&self.epoch));
+        }
+        v
     }
 
     /// The firmware's VCHIQ_INIT with the bus address of slot zero. Returns the firmware's
@@ -262,6 +279,10 @@ impl Sim {
         writeln!(f, "stopped: {}", self.knobs.stopped())?;
         writeln!(f, "cache_line_size: {}", self.cls)?;
         writeln!(f, "bell0: {:#x}", self.bell0.load(Relaxed))?;
+        for (name, l) in [("bell2->vc", &self.wake_vc), ("irq->arm", &self.wake_arm)] {
+            let (n, total, max) = l.summary();
+            writeln!(f, "wake {name}: {n} total {total} us max {max} us")?;
+        }
         if let Vpu::Running(r) = &*vpu {
             r.describe(f)?;
         }

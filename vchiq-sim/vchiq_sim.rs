@@ -20,6 +20,7 @@ mod debugfs;
 mod engine;
 mod host;
 mod knobs;
+mod latency;
 mod pagelist;
 mod services;
 // Only `RawShm` is used; the file also holds the core's KUnit-only buffer.
