@@ -147,11 +147,7 @@ impl Sim {
             let Vpu::Running(r) = &mut *vpu else {
                 return;
             };
-            let act = r.activate(&self.knobs, &self.counters);
-            if act.ring {
-                self.ring_arm();
-            }
-            act.again
+            r.activate(&self.knobs, &self.counters, &|| self.ring_arm())
         };
         if again {
             self.kick();

@@ -22,14 +22,6 @@ use kernel::sync::atomic::Relaxed;
 /// flooding ARM cannot keep a worker busy forever.
 const MAX_ROUNDS: u32 = 64;
 
-/// What an activation asks of its caller.
-pub(crate) struct Activation {
-    /// Ring the ARM's doorbell.
-    pub(crate) ring: bool,
-    /// Run again soon (work left over after [`MAX_ROUNDS`]).
-    pub(crate) again: bool,
-}
-
 /// The VideoCore after an accepted VCHIQ_INIT.
 ///
 /// Field order is drop order: the engine (whose window points into `map`) and the services
@@ -145,25 +137,31 @@ impl Running {
         )?)
     }
 
-    /// One activation: processes everything the ARM has asked for, then arms the
-    /// VideoCore's events ("sleeps").
-    pub(crate) fn activate(&mut self, knobs: &Knobs, counters: &Counters) -> Activation {
-        let mut ring = false;
+    /// One activation: processes everything the ARM has asked for, ringing the ARM through
+    /// `ring` after every round in which the engine asks for it, then arms the VideoCore's
+    /// events ("sleeps"). Returns whether work is left over after [`MAX_ROUNDS`], for which
+    /// the caller must run it again. Stops early, without arming, when `stop` is set.
+    pub(crate) fn activate(&mut self, knobs: &Knobs, counters: &Counters, ring: &dyn Fn()) -> bool {
         // Awake: the ARM need not ring us while we work.
         for w in Wait::ALL {
             self.eng.finish_sleep(w);
         }
         for _ in 0..MAX_ROUNDS {
+            if knobs.stopped() {
+                return false;
+            }
             for w in Wait::ALL {
                 self.eng.ack(w);
             }
             self.round(knobs, counters);
-            ring |= self.eng.take_doorbell();
+            if self.eng.take_doorbell() {
+                ring();
+            }
             if self.sleep() {
-                return Activation { ring, again: false };
+                return false;
             }
         }
-        Activation { ring, again: true }
+        true
     }
 
     /// Arms the events to wait on; `false` (with everything disarmed) if there is work.
@@ -175,9 +173,12 @@ impl Running {
             None,
         ];
         // Congested, the ARM's new messages are left alone until it returns slots: waiting
-        // for them would be a busy loop.
+        // for them would be a busy loop. Likewise for a recycle queue found corrupt.
         if self.host.congested() {
             events[0] = None;
+        }
+        if self.tx_dead {
+            events[1] = None;
         }
         // Our sync slot being free is the sync-release condition: only wait for it when a
         // send is stalled on it.
