@@ -51,13 +51,13 @@ impl Fragments {
 
 /// Where the bytes of a receive go: head and tail partial lines to a fragment, if any.
 #[derive(Clone, Copy)]
-struct Split {
+pub(crate) struct Split {
     /// Bytes `..head` go to the fragment's head line.
-    head: usize,
+    pub(crate) head: usize,
     /// Bytes `mid_end..` go to the fragment's tail line.
-    mid_end: usize,
+    pub(crate) mid_end: usize,
     /// Bus address of the fragment, if the pagelist uses one.
-    frag: Option<u32>,
+    pub(crate) frag: Option<u32>,
 }
 
 /// Performs the transfer between the ARM's buffer described by the pagelist at `pagelist`
@@ -144,7 +144,7 @@ pub(crate) fn transfer(
 }
 
 /// Computes the fragment split of a receive of `len` bytes at page offset `offset`.
-fn split(cls: u32, offset: u32, len: usize, frag: Option<u32>) -> Split {
+pub(crate) fn split(cls: u32, offset: u32, len: usize, frag: Option<u32>) -> Split {
     if frag.is_none() {
         return Split {
             head: 0,

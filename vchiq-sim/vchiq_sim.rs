@@ -22,6 +22,8 @@ mod host;
 mod knobs;
 mod latency;
 mod pagelist;
+#[cfg(CONFIG_KUNIT = "y")]
+mod selftest;
 mod services;
 // Only `RawShm` is used; the file also holds the core's KUnit-only buffer.
 #[allow(dead_code)]

@@ -1,6 +1,7 @@
-# vchiq-sim alone (no vchiq-core): the platform device, its simulated doorbell interrupt and
-# the debugfs knobs and counters exist and behave, it unloads cleanly, and load/unload
-# cycles leave nothing behind (kmemleak, run by /init after the plan).
+# vchiq-sim alone (no vchiq-core): its KUnit suite (the firmware services against an
+# ARM-role engine) passes, the platform device, its simulated doorbell interrupt and the
+# debugfs knobs and counters exist and behave, it unloads cleanly, and load/unload cycles
+# leave nothing behind (kmemleak, run by /init after the plan).
 SIMD=/sys/kernel/debug/vchiq-sim
 SIMDEV=/sys/bus/platform/devices/vchiq-sim
 SIM_KNOBS="delay_ms refuse_open drop_doorbell corrupt_header stop refuse_reset"
@@ -14,7 +15,7 @@ sim_irqs() {
 }
 
 irqs_before=$(sim_irqs)
-t_run "load vchiq_sim" modprobe vchiq_sim
+kunit_load vchiq_sim
 
 if [ -e $SIMDEV ]; then t_ok "platform device vchiq-sim"; else t_fail "platform device vchiq-sim" "no $SIMDEV"; fi
 if [ -e $SIMDEV/driver ]; then
