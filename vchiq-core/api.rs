@@ -25,7 +25,7 @@ impl Core {
             inner.connect = ConnectState::Sent;
             self.flush_doorbell(&mut inner);
         }
-        let _inner = self.wait_changed(inner, |i| Ok(i.connect == ConnectState::Connected))?;
+        let _inner = self.wait_changed(inner, |i| Ok(i.engine.is_connected()))?;
         Ok(())
     }
 
@@ -36,7 +36,7 @@ impl Core {
             return Err(EINVAL);
         }
         let inner = self.inner.lock();
-        if inner.connect != ConnectState::Connected {
+        if !inner.engine.is_connected() {
             return Err(ENOTCONN);
         }
         let mut handle = None;

@@ -67,8 +67,12 @@ pub(crate) struct Transfer {
     /// Kept alive until completion: unmapping hands the pages back to the CPU.
     dma: Option<DmaPages>,
     pages: KVec<NonNull<bindings::page>>,
-    /// Offset of the first byte in the first page.
+    /// Offset of the first byte in the first page (CPU side).
     offset: u32,
+    /// Offset of the first byte in the first run (bus side, the pagelist's `offset`). It
+    /// differs from `offset` when the DMA API bounces the buffer (swiotlb gives the bounce
+    /// buffer its own alignment); the VideoCore and the fragment split use this one.
+    pl_offset: u32,
     len: u32,
     dir: BulkDir,
     fragment: Option<u32>,
@@ -148,6 +152,11 @@ impl Transfer {
                 }
             }
         }
+        // The bus offset of the first byte: where the first run's data starts.
+        let pl_offset = match &dma {
+            Some(d) => (d.segment(0).ok_or(EINVAL)?.0 % PL_PAGE as u64) as u32,
+            None => offset,
+        };
         let words = 2 + runs.len();
         let size = u32::try_from(words * 4).map_err(|_| EINVAL)?;
         let mut pagelist = CoherentBuf::new(dev, size)?;
@@ -156,7 +165,7 @@ impl Transfer {
             BulkDir::Transmit => PAGELIST_WRITE,
             BulkDir::Receive => PAGELIST_READ,
         };
-        pagelist.put_u32(1, ty | (offset << 16))?;
+        pagelist.put_u32(1, ty | (pl_offset << 16))?;
         for (i, (addr, n)) in runs.iter().enumerate() {
             let addr = u32::try_from(*addr).map_err(|_| EINVAL)?;
             pagelist.put_u32(2 + i, addr | (n - 1))?;
@@ -166,6 +175,7 @@ impl Transfer {
             dma,
             pages,
             offset,
+            pl_offset,
             len,
             dir,
             fragment: None,
@@ -181,14 +191,14 @@ impl Transfer {
     pub(crate) fn needs_fragment(&self, cls: u32) -> bool {
         self.dir == BulkDir::Receive
             && self.len != 0
-            && (self.offset % cls != 0 || (self.offset + self.len) % cls != 0)
+            && (self.pl_offset % cls != 0 || (self.pl_offset + self.len) % cls != 0)
     }
 
     /// Assigns fragment `n`.
     pub(crate) fn set_fragment(&mut self, n: u32) -> Result {
         self.fragment = Some(n);
         self.pagelist
-            .put_u32(1, (PAGELIST_READ_WITH_FRAGMENTS + n) | (self.offset << 16))
+            .put_u32(1, (PAGELIST_READ_WITH_FRAGMENTS + n) | (self.pl_offset << 16))
     }
 
     /// Finishes the transfer: unmaps, and for a completed receive with a fragment copies the
@@ -201,8 +211,8 @@ impl Transfer {
         };
         let actual = core::cmp::min(actual, self.len);
         let base = n * 2 * cls;
-        let head = (cls - self.offset % cls) % cls;
-        let tail = (self.offset + actual) % cls;
+        let head = (cls - self.pl_offset % cls) % cls;
+        let tail = (self.pl_offset + actual) % cls;
         let mut line = [0u8; 64];
         if head != 0 {
             let k = core::cmp::min(head, actual);

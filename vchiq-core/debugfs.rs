@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! debugfs: `/sys/kernel/debug/vchiq-<platform>/state`, the state of the connection like
+//! debugfs: `/sys/kernel/debug/vchiq-core-<platform>/state`, the state of the connection like
 //! mainline's `state` file: both sides' slot ranges and positions, the engine's counters, the
 //! interrupt counters, and every service opened through the API with its counters.
 
@@ -16,30 +16,59 @@ use kernel::sync::Arc;
 /// The device's debugfs directory; removed when dropped.
 pub(crate) struct DebugDir {
     _state: Pin<KBox<File<Arc<Core>>>>,
+    _ping: Pin<KBox<File<Arc<Core>>>>,
     _dir: Dir,
 }
 
 impl DebugDir {
     /// Creates the directory and its files.
     pub(crate) fn new(_dev: &Device, core: &Arc<Core>) -> Result<Self> {
-        let name = CString::try_from_fmt(fmt!("vchiq-{}", core.platform.name()))?;
+        let name = CString::try_from_fmt(fmt!("vchiq-core-{}", core.platform.name()))?;
         let dir = Dir::new(&name);
         let state = KBox::pin_init(
             dir.read_callback_file(c"state", core.clone(), &write_state),
             GFP_KERNEL,
         )?;
+        let ping = KBox::pin_init(
+            dir.write_callback_file(c"ping", core.clone(), &write_ping),
+            GFP_KERNEL,
+        )?;
         Ok(Self {
             _state: state,
+            _ping: ping,
             _dir: dir,
         })
     }
+}
+
+/// `ping`: write a count N to measure N bare doorbell round trips (see `Core::ping`).
+fn write_ping(core: &Arc<Core>, reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+    let mut buf = [0u8; 16];
+    let n = reader.len().min(buf.len());
+    reader.read_slice(&mut buf[..n])?;
+    let rounds: u32 = core::str::from_utf8(&buf[..n])
+        .map_err(|_| EINVAL)?
+        .trim()
+        .parse()
+        .map_err(|_| EINVAL)?;
+    if rounds == 0 || rounds > 1_000_000 {
+        return Err(EINVAL);
+    }
+    let ns = core.ping(rounds)?;
+    dev_info!(core.dev, "ping: {} doorbell round trips, {} ns each\n", rounds, ns);
+    Ok(())
 }
 
 fn write_state(core: &Arc<Core>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let inner = core.inner.lock();
     writeln!(f, "platform: {}", core.platform.name())?;
     writeln!(f, "state: {}", if inner.dead { "dead" } else { "bound" })?;
-    writeln!(f, "connect: {:?}", inner.connect)?;
+    writeln!(
+        f,
+        "connect: {:?}, connected: {}",
+        inner.connect,
+        inner.engine.is_connected()
+    )?;
     let e = &inner.engine;
     let own = e.own_slots();
     let peer = e.peer_slots();
@@ -76,6 +105,12 @@ fn write_state(core: &Arc<Core>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         c.doorbells.load(Relaxed),
         c.timeouts.load(Relaxed),
         c.poll_errors.load(Relaxed)
+    )?;
+    writeln!(
+        f,
+        "ping: {} round trips, {} ns each",
+        c.ping_rounds.load(Relaxed),
+        c.ping_ns.load(Relaxed)
     )?;
     let b = &inner.bulks;
     writeln!(

@@ -49,28 +49,29 @@ struct Threads {
 
 impl Threads {
     fn start(core: &Arc<Core>) -> Result<Self> {
-        // If a later start fails, the earlier threads are stopped by the drop of `stopper`.
-        let stopper = StopOnDrop(core.clone());
-        let slot = Kthread::start(c"vchiq-slot", Arc::new(SlotThread(core.clone()), GFP_KERNEL)?)?;
-        let recycle =
-            Kthread::start(c"vchiq-recy", Arc::new(RecycleThread(core.clone()), GFP_KERNEL)?)?;
-        let sync = Kthread::start(c"vchiq-sync", Arc::new(SyncThread(core.clone()), GFP_KERNEL)?)?;
-        core::mem::forget(stopper);
+        // On a failure the threads already started must be told to stop before their
+        // `Kthread`s are dropped (which joins them).
+        let stop_on_err = |e: Error| {
+            core.stop_threads();
+            e
+        };
+        let slot = Arc::new(SlotThread(core.clone()), GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|t| Kthread::start(c"vchiq-slot", t))?;
+        let recycle = Arc::new(RecycleThread(core.clone()), GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|t| Kthread::start(c"vchiq-recy", t))
+            .map_err(stop_on_err)?;
+        let sync = Arc::new(SyncThread(core.clone()), GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|t| Kthread::start(c"vchiq-sync", t))
+            .map_err(stop_on_err)?;
         Ok(Self {
             core: core.clone(),
             _slot: slot,
             _recycle: recycle,
             _sync: sync,
         })
-    }
-}
-
-/// Tells the threads to stop when dropped (they are joined by the `Kthread` drops).
-struct StopOnDrop(Arc<Core>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.stop_threads();
     }
 }
 

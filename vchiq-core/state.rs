@@ -34,10 +34,8 @@ pub(crate) const REPLY_TIMEOUT_MS: u32 = 5000;
 pub(crate) enum ConnectState {
     /// Nobody asked to connect yet.
     Idle,
-    /// CONNECT sent; waiting for the VideoCore's.
+    /// Our CONNECT is sent (the engine says when the VideoCore's has arrived).
     Sent,
-    /// Both CONNECTs exchanged.
-    Connected,
 }
 
 /// Everything that changes together with the engine, under [`Core::inner`].
@@ -72,6 +70,9 @@ pub(crate) struct Counters {
     pub(crate) spurious_irqs: Atomic<u32>,
     /// Times we rang the VideoCore.
     pub(crate) doorbells: Atomic<u32>,
+    /// The last `ping` measurement: round trips and nanoseconds per round trip.
+    pub(crate) ping_rounds: Atomic<u32>,
+    pub(crate) ping_ns: Atomic<u32>,
     /// Operations that timed out waiting for the VideoCore.
     pub(crate) timeouts: Atomic<u32>,
     /// Protocol errors reported by the engine's poll.
@@ -149,6 +150,8 @@ impl Core {
                     irqs: Atomic::new(0),
                     spurious_irqs: Atomic::new(0),
                     doorbells: Atomic::new(0),
+                    ping_rounds: Atomic::new(0),
+                    ping_ns: Atomic::new(0),
                     timeouts: Atomic::new(0),
                     poll_errors: Atomic::new(0),
                 },
@@ -180,10 +183,9 @@ impl Core {
                 mask |= w.bit();
             }
         }
-        if mask != 0 {
-            self.events.lock().pending |= mask;
-            self.events_cv.notify_all();
-        }
+        // Under the lock even when no event is armed: `ping` waits for the interrupt count.
+        self.events.lock().pending |= mask;
+        self.events_cv.notify_all();
         true
     }
 
@@ -191,6 +193,36 @@ impl Core {
     pub(crate) fn kick(&self) {
         self.events.lock().kick = true;
         self.events_cv.notify_all();
+    }
+
+    /// Measures `n` bare doorbell round trips: ring the VideoCore, wait for its interrupt.
+    /// Only meaningful with a VideoCore that answers every doorbell (the simulator's
+    /// `pingpong` knob) and no traffic; the benchmark's yardstick for the interrupt path.
+    pub(crate) fn ping(&self, n: u32) -> Result<i64> {
+        let t0 = kernel::time::Instant::<kernel::time::Monotonic>::now();
+        for _ in 0..n {
+            if self.inner.lock().dead {
+                return Err(ESHUTDOWN);
+            }
+            let mut ev = self.events.lock();
+            let before = self.counters.irqs.load(Relaxed);
+            self.platform.ring_vc();
+            let mut left = msecs_to_jiffies(1000);
+            while self.counters.irqs.load(Relaxed) == before {
+                if left == 0 {
+                    return Err(ETIMEDOUT);
+                }
+                match self.events_cv.wait_interruptible_timeout(&mut ev, left) {
+                    kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                    kernel::sync::CondVarTimeoutResult::Timeout => left = 0,
+                    kernel::sync::CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                }
+            }
+        }
+        let ns = t0.elapsed().as_nanos() / i64::from(n.max(1));
+        self.counters.ping_rounds.store(n, Relaxed);
+        self.counters.ping_ns.store(u32::try_from(ns).unwrap_or(u32::MAX), Relaxed);
+        Ok(ns)
     }
 
     /// Tells the threads to exit.

@@ -14,7 +14,7 @@
 use crate::bulk::{Mode, Outcome};
 use crate::engine::{BulkDir, BulkResult, Error as EngineError, Output, Wait};
 use crate::services::{Client, Phase, Reason};
-use crate::state::{ConnectState, Core, Inner};
+use crate::state::{Core, Inner};
 use crate::sys::ThreadBody;
 use core::ffi::c_void;
 use kernel::prelude::*;
@@ -57,7 +57,6 @@ impl Delivery {
 pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option<Delivery> {
     match o {
         Output::Connected => {
-            inner.connect = ConnectState::Connected;
             core.changed.notify_all();
             None
         }

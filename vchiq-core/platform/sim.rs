@@ -42,7 +42,8 @@ pub(crate) struct Sim {
     fw_vchiq_init: unsafe extern "C" fn(*mut c_void, u32, *mut u32) -> i32,
     ring_bell2: unsafe extern "C" fn(*mut c_void),
     read_bell0: unsafe extern "C" fn(*mut c_void) -> u32,
-    vc_reset: unsafe extern "C" fn(*mut c_void) -> i32,
+    /// Optional: a simulator without it behaves like real firmware.
+    vc_reset: Option<unsafe extern "C" fn(*mut c_void) -> i32>,
     ctx: *mut c_void,
     cache_line_size: u32,
 }
@@ -75,7 +76,7 @@ impl Sim {
             fw_vchiq_init: ops.fw_vchiq_init.ok_or(EINVAL)?,
             ring_bell2: ops.ring_bell2.ok_or(EINVAL)?,
             read_bell0: ops.read_bell0.ok_or(EINVAL)?,
-            vc_reset: ops.vc_reset.ok_or(EINVAL)?,
+            vc_reset: ops.vc_reset,
             ctx: pd.ctx,
             cache_line_size: pd.cache_line_size,
         })
@@ -115,6 +116,6 @@ impl Platform for Sim {
 
     fn release_memory(&self) -> bool {
         // SAFETY: as above; process context.
-        unsafe { (self.vc_reset)(self.ctx) == 0 }
+        self.vc_reset.is_some_and(|f| unsafe { f(self.ctx) } == 0)
     }
 }

@@ -1,0 +1,99 @@
+# vchiq-core bound to the simulated VideoCore: end-to-end traffic through the service API
+# (vchiq-ktest), every fault knob of the simulator with the error the ARM side must report,
+# a firmware that refuses a second init, and load/unload cycles in both orders.
+
+SIM=/sys/kernel/debug/vchiq-sim
+KT=/sys/kernel/debug/vchiq-ktest
+CORE=/sys/kernel/debug/vchiq-core-sim
+
+# ktest TEST [ARG]: runs a vchiq-ktest test; ok when it passes.
+ktest() {
+	local out rc=0
+	echo "$*" >$KT/run 2>/dev/null || rc=$?
+	out=$(cat $KT/result)
+	echo "$out" >/dev/console
+	if [ $rc = 0 ]; then t_ok "ktest $*"; else t_fail "ktest $*" "$(echo "$out" | tail -n 1)"; fi
+}
+
+# ktest_fails TEST ARG...: the test must fail (a fault is injected); the core must say why.
+ktest_fails() {
+	if echo "$*" >$KT/run 2>/dev/null; then
+		t_fail "ktest $* fails" "it passed"
+	else
+		t_ok "ktest $* fails: $(tail -n 1 $KT/result)"
+	fi
+}
+
+counter() { cat $SIM/$1; }
+
+load_all() { modprobe vchiq_sim && modprobe vchiq_core && modprobe vchiq_ktest; }
+
+t_run "load vchiq-sim, vchiq-core, vchiq-ktest" load_all
+t_run "core bound to the simulator" test -d /sys/bus/platform/drivers/vchiq-sim/vchiq-sim
+t_run "ktest bound to its auxiliary device" test -e $KT/run
+if [ -e /dev/vchiq ]; then t_fail "no /dev/vchiq" "present"; else t_ok "no /dev/vchiq"; fi
+cat $CORE/state >/dev/console
+
+ktest echo 10000
+ktest bulk-align
+t_run "the simulator saw every fun2 transfer intact" test "$(counter fun2_mismatches)" = 0
+ktest bulk-large
+ktest open
+ktest close
+ktest bench
+
+# Fault knobs.
+echo 1 >$SIM/refuse_open
+ktest refused
+echo 0 >$SIM/refuse_open
+
+echo 30 >$SIM/delay_ms
+ktest echo 20
+echo 0 >$SIM/delay_ms
+
+echo 1 >$SIM/stop
+ktest stalled
+echo 0 >$SIM/stop
+# The open the stopped VideoCore left pending completes late; the core closes it again.
+ktest echo 100
+
+echo 1 >$SIM/drop_doorbell
+ktest_fails echo 20
+ktest echo 100
+
+# A corrupt header breaks the connection for good: the core counts the protocol error and
+# every later request fails cleanly until the device is rebound.
+echo 1 >$SIM/corrupt_header
+ktest_fails echo 20
+ktest_fails echo 1
+t_run "unload after a broken connection" rmmod vchiq_ktest vchiq_core vchiq_sim
+
+# A firmware that refuses a second init (as a real one does): the core keeps the memory at
+# unbind and a reload fails cleanly.
+modprobe vchiq_sim
+echo 1 >$SIM/refuse_reset
+modprobe vchiq_core
+t_run "core bound" test -d /sys/bus/platform/drivers/vchiq-sim/vchiq-sim
+rmmod vchiq_core
+modprobe vchiq_core
+t_run "rebind refused by the firmware" test ! -e /sys/bus/platform/drivers/vchiq-sim/vchiq-sim
+t_run "refused init counted" test "$(counter refused_inits)" -ge 1
+rmmod vchiq_core vchiq_sim
+
+# Load/unload cycles with traffic, unloading in both orders.
+cycles() {
+	local i=0
+	while [ $i -lt ${1:-100} ]; do
+		load_all || return 1
+		echo "echo 20" >$KT/run || return 1
+		if [ $((i % 2)) = 0 ]; then
+			rmmod vchiq_ktest vchiq_core vchiq_sim || return 1
+		else
+			rmmod vchiq_sim && rmmod vchiq_ktest vchiq_core || return 1
+		fi
+		i=$((i + 1))
+	done
+}
+t_run "100 load/unload cycles with traffic, both orders" cycles 100
+t_run "no vchiq kthreads left" sh -c '! ps | grep -q "[v]chiq-"'
+t_run "no vchiq debugfs entries left" sh -c '! ls /sys/kernel/debug | grep -q vchiq'
