@@ -207,8 +207,10 @@ int vchiq_sim_add_detach_action(struct device *dev, void *ctx)
 }
 
 /*
- * The page behind bus address `bus` as `dev` sees it, or NULL if it is not RAM the simulated
- * VideoCore may touch: no struct page, or (for writes) a reserved page such as kernel text.
+ * The page behind bus address `bus` as `dev` sees it, or NULL if it is not RAM (no struct
+ * page). Reserved pages are RAM like any other to a DMA master: the swiotlb bounce buffers
+ * the ARM's DMA API hands out for unaligned receives live in reserved memory, and a wrong
+ * address must corrupt memory the way it would on a Pi, not be filtered out here.
  */
 static struct page *vchiq_sim_bus_page(struct device *dev, u64 bus, bool write)
 {
@@ -227,11 +229,6 @@ static struct page *vchiq_sim_bus_page(struct device *dev, u64 bus, bool write)
 		return NULL;
 	}
 	page = pfn_to_page(pfn);
-	if (write && PageReserved(page)) {
-		dev_warn_ratelimited(dev, "bus address %#llx (phys %pa) is a reserved page\n",
-				     bus, &phys);
-		return NULL;
-	}
 	return page;
 }
 
