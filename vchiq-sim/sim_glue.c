@@ -212,7 +212,7 @@ int vchiq_sim_add_detach_action(struct device *dev, void *ctx)
  * the ARM's DMA API hands out for unaligned receives live in reserved memory, and a wrong
  * address must corrupt memory the way it would on a Pi, not be filtered out here.
  */
-static struct page *vchiq_sim_bus_page(struct device *dev, u64 bus, bool write)
+static struct page *vchiq_sim_bus_page(struct device *dev, u64 bus)
 {
 	phys_addr_t phys;
 	unsigned long pfn;
@@ -253,7 +253,7 @@ void *vchiq_sim_vmap(struct device *dev, u32 bus, u32 size)
 	if (!pages)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		pages[i] = vchiq_sim_bus_page(dev, (u64)(bus - off) + (u64)i * PAGE_SIZE, true);
+		pages[i] = vchiq_sim_bus_page(dev, (u64)(bus - off) + (u64)i * PAGE_SIZE);
 		if (!pages[i]) {
 			kvfree(pages);
 			return NULL;
@@ -275,7 +275,7 @@ void vchiq_sim_vunmap(void *va)
  * Copies `len` bytes between `buf` and bus address `bus`: into the ARM's memory if `to_bus`,
  * out of it otherwise. Each page is translated and validated separately and reached through
  * kmap_local_page (highmem). Returns 0, or -EFAULT (possibly after a partial copy) if a page
- * is not RAM the VideoCore may access.
+ * is not RAM.
  *
  * Caches: the copy goes through the CPU cache, like a cache-coherent bus master. On the
  * non-coherent test platforms that is only right because QEMU does not model caches.
@@ -288,7 +288,7 @@ int vchiq_sim_bus_copy(struct device *dev, u32 bus, void *buf, size_t len, bool 
 	while (len) {
 		size_t off = offset_in_page(addr);
 		size_t n = min_t(size_t, len, PAGE_SIZE - off);
-		struct page *page = vchiq_sim_bus_page(dev, addr, to_bus);
+		struct page *page = vchiq_sim_bus_page(dev, addr);
 		void *va;
 
 		if (!page)
