@@ -51,7 +51,7 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
 
 fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     let c = &sim.counters;
-    let files: [(&CStr, &'a Atomic<u32>); 16] = [
+    let files: [(&CStr, &'a Atomic<u32>); 17] = [
         (c"inits", &c.inits),
         (c"refused_inits", &c.refused_inits),
         (c"resets", &c.resets),
@@ -68,6 +68,7 @@ fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
         (c"fun2_mismatches", &c.fun2_mismatches),
         (c"corrupted", &c.corrupted),
         (c"errors", &c.errors),
+        (c"rounds", &c.rounds),
     ];
     for (name, counter) in files {
         dir.read_only_file(name, counter);

@@ -605,8 +605,7 @@ impl Host {
                     }
                 }
             }
-            Output::Connected => pr_info!("connected\n"),
-            Output::OpenRejected { .. } | Output::Control(_) => {}
+            Output::Connected | Output::OpenRejected { .. } | Output::Control(_) => {}
         }
         None
     }

@@ -89,6 +89,8 @@ pub(crate) struct Counters {
     pub(crate) corrupted: Atomic<u32>,
     /// Engine and service errors (protocol errors of the ARM, failed operations).
     pub(crate) errors: Atomic<u32>,
+    /// Rounds of processing (several per activation when the ARM keeps sending).
+    pub(crate) rounds: Atomic<u32>,
 }
 
 impl Counters {
@@ -111,6 +113,7 @@ impl Counters {
             fun2_mismatches: Atomic::new(0),
             corrupted: Atomic::new(0),
             errors: Atomic::new(0),
+            rounds: Atomic::new(0),
         }
     }
 }

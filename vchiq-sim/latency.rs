@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Wake-up latency of the two doorbells, for the `state` file: from the ARM ringing BELL2 to
-//! the VideoCore's activation, and from the VideoCore raising the interrupt to the ARM
-//! reading BELL0. Timestamps are microseconds since module load, plus one (zero = none).
+//! Latencies for the `state` file: the wake-up latency of the two doorbells (from the ARM
+//! ringing BELL2 to the VideoCore's activation, and from the VideoCore raising the interrupt
+//! to the ARM reading BELL0), and the duration of activations. Timestamps are microseconds since module
+//! load, plus one (zero = none).
 
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::time::{Instant, Monotonic};

@@ -89,6 +89,8 @@ pub(crate) struct Sim {
     wake_vc: Latency,
     /// Interrupt raised to BELL0 read.
     wake_arm: Latency,
+    /// Duration of activations (with the VideoCore locked).
+    busy: Latency,
     pub(crate) knobs: Knobs,
     pub(crate) counters: Counters,
 }
@@ -117,6 +119,7 @@ impl Sim {
             epoch: Instant::now(),
             wake_vc: Latency::new(),
             wake_arm: Latency::new(),
+            busy: Latency::new(),
             knobs: Knobs::new(),
             counters: Counters::new(),
         })
@@ -147,7 +150,10 @@ impl Sim {
             let Vpu::Running(r) = &mut *vpu else {
                 return;
             };
-            r.activate(&self.knobs, &self.counters, &|| self.ring_arm())
+            self.busy.start(stamp(&self.epoch));
+            let again = r.activate(&self.knobs, &self.counters, &|| self.ring_arm());
+            self.busy.end(stamp(&self.epoch));
+            again
         };
         if again {
             self.kick();
@@ -275,9 +281,13 @@ impl Sim {
         writeln!(f, "stopped: {}", self.knobs.stopped())?;
         writeln!(f, "cache_line_size: {}", self.cls)?;
         writeln!(f, "bell0: {:#x}", self.bell0.load(Relaxed))?;
-        for (name, l) in [("bell2->vc", &self.wake_vc), ("irq->arm", &self.wake_arm)] {
+        for (name, l) in [
+            ("wake bell2->vc", &self.wake_vc),
+            ("wake irq->arm", &self.wake_arm),
+            ("activations", &self.busy),
+        ] {
             let (n, total, max) = l.summary();
-            writeln!(f, "wake {name}: {n} total {total} us max {max} us")?;
+            writeln!(f, "{name}: {n} total {total} us max {max} us")?;
         }
         if let Vpu::Running(r) = &*vpu {
             r.describe(f)?;

@@ -153,6 +153,7 @@ impl Running {
             for w in Wait::ALL {
                 self.eng.ack(w);
             }
+            bump(&counters.rounds);
             self.round(knobs, counters);
             if self.eng.take_doorbell() {
                 ring();
