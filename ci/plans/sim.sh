@@ -6,7 +6,7 @@ SIMD=/sys/kernel/debug/vchiq-sim
 SIMDEV=/sys/bus/platform/devices/vchiq-sim
 SIM_KNOBS="delay_ms refuse_open drop_doorbell corrupt_header stop refuse_reset"
 SIM_COUNTERS="inits refused_inits resets refused_resets bell2 doorbells doorbells_dropped messages messages_tx opens
-	bulks bulk_mismatches bulk_errors fun2_mismatches corrupted errors"
+	bulks bulk_mismatches bulk_errors fun2_mismatches corrupted errors rounds"
 
 # sim_irqs: how many interrupts of the interrupt simulator exist (-1: no sysfs to tell).
 sim_irqs() {
