@@ -5,20 +5,22 @@
 //! An ARM-role engine talks to the VideoCore's engine and service host over one vmalloc
 //! buffer in one thread: the services' answers (echo replies and errors, func's version
 //! rules and second listener, unknown services), `refuse_open`, and `corrupt_header`; plus
-//! the fragment arithmetic of bulk receives. Bulk DMA itself needs bus addresses and is
-//! tested end to end with vchiq-core.
+//! the fragment arithmetic of bulk receives, and bulk DMA from hand-made pagelists in
+//! kmalloc memory (good ones, and every kind of bad one).
 
 use kernel::prelude::*;
 
 #[kunit_tests(vchiq_sim)]
 mod tests {
+    use crate::engine::BulkDir;
     use crate::engine::{
         to_kernel_err as to_err, Engine, Error, Handle, Output, ServiceParams, Tables, Wait,
     };
     use crate::host::{Host, VpuEngine};
     use crate::knobs::Counters;
-    use crate::pagelist::split;
+    use crate::pagelist::{split, transfer, Fragments};
     use crate::shm::{RawShm, VmallocShm};
+    use crate::sys::Dev;
     use crate::tables::new_tables;
     use crate::vpu_shm::{Corruption, VpuShm};
     use kernel::alloc::KVec;
@@ -281,5 +283,168 @@ mod tests {
         }
         let s = split(64, 5, 100, None);
         assert_eq!((s.head, s.mid_end), (0, 100));
+    }
+
+    const PAGE: usize = 4096;
+
+    /// Page-aligned, physically contiguous kmalloc memory.
+    struct Pages {
+        mem: KVec<u8>,
+        base: usize,
+    }
+
+    impl Pages {
+        fn new(n: usize) -> Result<Self> {
+            let mem = KVec::from_elem(0xeeu8, (n + 1) * PAGE, GFP_KERNEL)?;
+            let base = (PAGE - mem.as_ptr() as usize % PAGE) % PAGE;
+            Ok(Self { mem, base })
+        }
+
+        fn page(&mut self, i: usize) -> &mut [u8] {
+            let at = self.base + i * PAGE;
+            &mut self.mem[at..at + PAGE]
+        }
+
+        fn bus(&self, i: usize) -> u32 {
+            Dev::test_bus(self.mem.as_ptr().wrapping_add(self.base + i * PAGE))
+        }
+
+        /// Writes a pagelist into page 0.
+        fn pagelist(&mut self, len: u32, ty: u16, offset: u16, addrs: &[u32]) {
+            let p = self.page(0);
+            p[0..4].copy_from_slice(&len.to_le_bytes());
+            p[4..6].copy_from_slice(&ty.to_le_bytes());
+            p[6..8].copy_from_slice(&offset.to_le_bytes());
+            for (i, a) in addrs.iter().enumerate() {
+                p[8 + 4 * i..12 + 4 * i].copy_from_slice(&a.to_le_bytes());
+            }
+            // No stray entry after the last one.
+            let end = 8 + 4 * addrs.len();
+            p[end..end + 4].fill(0);
+        }
+    }
+
+    #[test]
+    fn pagelist_transfers() -> Result {
+        // Page 0: pagelist; 1 and 3: data (separate runs); 4: fragments.
+        let mut m = Pages::new(5)?;
+        let dev = Dev::for_test();
+        let frags = Fragments {
+            bus: m.bus(4),
+            count: 4,
+            cls: 64,
+        };
+        let (a, b) = (m.bus(1), m.bus(3));
+
+        // ARM transmit (VPU receive), 100 bytes from offset 4000 across two runs.
+        for i in 0..96 {
+            m.page(1)[4000 + i] = i as u8;
+        }
+        for i in 96..100 {
+            m.page(3)[i - 96] = i as u8;
+        }
+        m.pagelist(100, 0, 4000, &[a, b]);
+        let mut buf = KVec::from_elem(0u8, 100, GFP_KERNEL)?;
+        assert_eq!(
+            transfer(&dev, &frags, BulkDir::Receive, m.bus(0), &mut buf),
+            Ok(100)
+        );
+        assert!(buf.iter().enumerate().all(|(i, &x)| x == i as u8));
+
+        // ARM receive without fragments: exactly the described bytes are written.
+        let mut m = Pages::new(5)?;
+        let a = m.bus(1);
+        m.pagelist(30, 1, 10, &[a]);
+        let mut buf = KVec::from_elem(0x5au8, 30, GFP_KERNEL)?;
+        assert_eq!(
+            transfer(&dev, &frags, BulkDir::Transmit, m.bus(0), &mut buf),
+            Ok(30)
+        );
+        assert!(m.page(1)[10..40].iter().all(|&x| x == 0x5a));
+        assert!(m.page(1)[9] == 0xee && m.page(1)[40] == 0xee);
+
+        // ARM receive with fragment 1, 65 bytes at offset 4095: the first byte goes to the
+        // fragment's head line, the next 64 fill the second page's first line, no tail.
+        let mut m = Pages::new(5)?;
+        let frags = Fragments {
+            bus: m.bus(4),
+            count: 4,
+            cls: 64,
+        };
+        let (a, b) = (m.bus(1), m.bus(3));
+        m.pagelist(65, 2 + 1, 4095, &[a, b]);
+        let mut buf = KVec::new();
+        for i in 0..65u8 {
+            buf.push(i + 1, GFP_KERNEL)?;
+        }
+        assert_eq!(
+            transfer(&dev, &frags, BulkDir::Transmit, m.bus(0), &mut buf),
+            Ok(65)
+        );
+        assert_eq!(m.page(4)[128], 1);
+        assert!(m.page(4)[129..256].iter().all(|&x| x == 0xee));
+        assert!(m.page(4)[..128].iter().all(|&x| x == 0xee));
+        assert_eq!(m.page(1)[4095], 0xee);
+        assert!(m.page(3)[..64] == buf[1..]);
+        assert_eq!(m.page(3)[64], 0xee);
+        Ok(())
+    }
+
+    #[test]
+    fn pagelist_errors() -> Result {
+        let mut m = Pages::new(5)?;
+        let dev = Dev::for_test();
+        let frags = Fragments {
+            bus: m.bus(4),
+            count: 4,
+            cls: 64,
+        };
+        let (a, b) = (m.bus(1), m.bus(3));
+        let mut buf = KVec::from_elem(0u8, 100, GFP_KERNEL)?;
+        let mut run = |m: &mut Pages, dir, len, ty, off, addrs: &[u32]| {
+            m.pagelist(len, ty, off, addrs);
+            transfer(&dev, &frags, dir, m.bus(0), &mut buf)
+        };
+        // Length differs from the message's size.
+        assert_eq!(run(&mut m, BulkDir::Receive, 99, 0, 0, &[a]), Err(EINVAL));
+        // Type does not match the direction.
+        assert_eq!(run(&mut m, BulkDir::Receive, 100, 1, 0, &[a]), Err(EINVAL));
+        assert_eq!(run(&mut m, BulkDir::Transmit, 100, 0, 0, &[a]), Err(EINVAL));
+        // Fragment beyond the pool.
+        assert_eq!(
+            run(&mut m, BulkDir::Transmit, 100, 2 + 4, 0, &[a]),
+            Err(EINVAL)
+        );
+        // Offset outside the first page.
+        assert_eq!(
+            run(&mut m, BulkDir::Receive, 100, 0, 4096, &[a]),
+            Err(EINVAL)
+        );
+        // Too few runs for the span: the missing entry reads as 0, which is not RAM.
+        assert_eq!(
+            run(&mut m, BulkDir::Receive, 100, 0, 4000, &[a]),
+            Err(EFAULT)
+        );
+        // A run that wraps the 32-bit bus space.
+        assert_eq!(
+            run(&mut m, BulkDir::Receive, 100, 0, 0, &[0xffff_f000 | 0xfff]),
+            Err(EINVAL)
+        );
+        // A run in the last page of the bus space that is not RAM.
+        assert_eq!(
+            run(&mut m, BulkDir::Receive, 100, 0, 0, &[0xffff_f000]),
+            Err(EFAULT)
+        );
+        // Both good runs still work afterwards.
+        assert_eq!(
+            run(&mut m, BulkDir::Receive, 100, 0, 4000, &[a, b]),
+            Ok(100)
+        );
+        // A pagelist that is not in RAM.
+        assert_eq!(
+            transfer(&dev, &frags, BulkDir::Receive, 0, &mut buf),
+            Err(EFAULT)
+        );
+        Ok(())
     }
 }

@@ -54,6 +54,8 @@ int vchiq_sim_add_detach_action(struct device *dev, void *ctx);
 void *vchiq_sim_vmap(struct device *dev, u32 bus, u32 size);
 void vchiq_sim_vunmap(void *va);
 int vchiq_sim_bus_copy(struct device *dev, u32 bus, void *buf, size_t len, bool to_bus);
+struct device *vchiq_sim_test_dev(void);
+u32 vchiq_sim_test_bus(const void *va);
 
 static const struct vchiq_sim_ops vchiq_sim_ops = {
 	.fw_vchiq_init = vchiq_sim_rs_fw_vchiq_init,
@@ -305,3 +307,21 @@ int vchiq_sim_bus_copy(struct device *dev, u32 bus, void *buf, size_t len, bool 
 	}
 	return 0;
 }
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/*
+ * For the KUnit suite: a device without DMA ranges (bus address == physical address), enough
+ * for vchiq_sim_bus_copy(), and the bus address of lowmem kernel memory.
+ */
+static struct device vchiq_sim_test_device = { .init_name = "vchiq-sim-test" };
+
+struct device *vchiq_sim_test_dev(void)
+{
+	return &vchiq_sim_test_device;
+}
+
+u32 vchiq_sim_test_bus(const void *va)
+{
+	return (u32)virt_to_phys(va);
+}
+#endif

@@ -47,6 +47,10 @@ extern "C" {
         len: usize,
         to_bus: bool,
     ) -> c_int;
+    #[cfg(CONFIG_KUNIT = "y")]
+    fn vchiq_sim_test_dev() -> *mut RawDevice;
+    #[cfg(CONFIG_KUNIT = "y")]
+    fn vchiq_sim_test_bus(va: *const c_void) -> u32;
 }
 
 /// The simulated hardware: interrupt domain and doorbell interrupt, workqueue and (once
@@ -165,6 +169,24 @@ unsafe impl Send for Dev {}
 unsafe impl Sync for Dev {}
 
 impl Dev {
+    /// For the KUnit suite: a device whose bus addresses are physical addresses.
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn for_test() -> Self {
+        // SAFETY: the C side returns a static device.
+        let raw = unsafe { vchiq_sim_test_dev() };
+        // INVARIANT: a static device without DMA ranges, used only for bus copies.
+        Self {
+            ptr: NonNull::new(raw).unwrap_or(NonNull::dangling()),
+        }
+    }
+
+    /// For the KUnit suite: the bus address of lowmem kernel memory (kmalloc).
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn test_bus(va: *const u8) -> u32 {
+        // SAFETY: `virt_to_phys` only computes; the callers pass kmalloc memory.
+        unsafe { vchiq_sim_test_bus(va.cast()) }
+    }
+
     /// Makes the core's unbinding detach the simulator (see `sim_glue.c`).
     ///
     /// # Safety
