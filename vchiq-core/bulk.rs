@@ -131,8 +131,10 @@ impl Transfer {
                 let (addr, seg_len) = dma.segment(i).ok_or(EINVAL)?;
                 let start = addr & !(PL_PAGE as u64 - 1);
                 let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;
-                let mut npages = u32::try_from((end - start).div_ceil(PL_PAGE as u64))
-                    .map_err(|_| EINVAL)?;
+                // 32-bit arithmetic: a segment spans far less than 4 GiB.
+                let mut npages = u32::try_from(end - start)
+                    .map_err(|_| EINVAL)?
+                    .div_ceil(PL_PAGE as u32);
                 let mut start = start;
                 if let Some(last) = runs.last_mut() {
                     let last_end = last.0 + u64::from(last.1) * PL_PAGE as u64;
@@ -154,7 +156,7 @@ impl Transfer {
         }
         // The bus offset of the first byte: where the first run's data starts.
         let pl_offset = match &dma {
-            Some(d) => (d.segment(0).ok_or(EINVAL)?.0 % PL_PAGE as u64) as u32,
+            Some(d) => (d.segment(0).ok_or(EINVAL)?.0 as u32) & (PL_PAGE as u32 - 1),
             None => offset,
         };
         let words = 2 + runs.len();

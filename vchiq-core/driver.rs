@@ -126,6 +126,8 @@ pub(crate) struct DeviceData<'bound> {
     #[pin]
     irq: irq::Registration<'bound, DoorbellIrq>,
     mem: SlotMemory,
+    /// Bus address of slot zero.
+    slot_bus: u32,
 }
 
 #[pinned_drop]
@@ -175,7 +177,6 @@ fn probe_with<'bound>(
     let core = Core::new(pdev.as_ref(), engine, frag_shm, platform)?;
     let threads = Threads::start(&core)?;
     let irq_core = core.clone();
-    let dev_core = core.clone();
     Ok(try_pin_init!(DeviceData {
         core: core.clone(),
         aux: KVec::new(),
@@ -194,27 +195,29 @@ fn probe_with<'bound>(
             mem: Some(mem),
             keep: false,
         },
-        _: {
-            dev_core.platform.vchiq_init(bus).inspect_err(|e| {
-                dev_err!(pdev.as_ref(), "VCHIQ_INIT failed: {:?}\n", e);
-            })?;
-            dev_info!(
-                pdev.as_ref(),
-                "VideoCore ({}) has the slot memory at {:#x}: {} slots, {} fragments of {} bytes\n",
-                dev_core.platform.name(),
-                bus,
-                TOTAL_SLOTS,
-                FRAGMENTS,
-                2 * cls
-            );
-        },
+        slot_bus: bus,
     }))
 }
 
-/// Registers the auxiliary devices and debugfs once the data is in place.
+/// Hands the memory to the VideoCore, then registers the auxiliary devices and debugfs, once
+/// the data is in place: a failure drops the data through its normal teardown (threads
+/// stopped, interrupt freed, then the memory).
 fn finish(data: Pin<&mut DeviceData<'_>>, pdev: &platform::Device<Bound>) -> Result {
     // SAFETY: `aux` and `debugfs` are not structurally pinned.
     let data = unsafe { data.get_unchecked_mut() };
+    let core = &data.core;
+    core.platform.vchiq_init(data.slot_bus).inspect_err(|e| {
+        dev_err!(pdev.as_ref(), "VCHIQ_INIT failed: {:?}\n", e);
+    })?;
+    dev_info!(
+        pdev.as_ref(),
+        "VideoCore ({}) has the slot memory at {:#x}: {} slots, {} fragments of {} bytes\n",
+        core.platform.name(),
+        data.slot_bus,
+        TOTAL_SLOTS,
+        FRAGMENTS,
+        2 * core.platform.cache_line_size()
+    );
     for (i, name) in CLIENTS.iter().enumerate() {
         let a = AuxDevice::add(pdev.as_ref(), MODNAME, name, 0, data.core.clone())
             .inspect_err(|e| dev_err!(pdev.as_ref(), "auxiliary device {} failed: {:?}\n", i, e))?;

@@ -219,7 +219,8 @@ impl Core {
                 }
             }
         }
-        let ns = t0.elapsed().as_nanos() / i64::from(n.max(1));
+        // `Delta / Delta` divides without the 64-bit division helpers 32-bit ARM lacks.
+        let ns = t0.elapsed() / kernel::time::Delta::from_nanos(i64::from(n.max(1)));
         self.counters.ping_rounds.store(n, Relaxed);
         self.counters.ping_ns.store(u32::try_from(ns).unwrap_or(u32::MAX), Relaxed);
         Ok(ns)

@@ -5,7 +5,7 @@
 //! as the yardstick.
 
 use crate::tests::{config, ECHO, MSG_SYNC, WAIT_MS};
-use crate::util::{Collector, Ev, Report};
+use crate::util::{div, Collector, Ev, Report};
 use crate::vchiq::Instance;
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
@@ -24,7 +24,7 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
         svc.get().queue(&[&sync])?;
         c.wait_msg(WAIT_MS)?;
     }
-    let rt_ns = t0.elapsed().as_nanos() / i64::from(ROUND_TRIPS);
+    let rt_ns = div(t0.elapsed().as_nanos(), i64::from(ROUND_TRIPS));
     out.line(format_args!("bench: sync round trip {} ns ({} iterations)", rt_ns, ROUND_TRIPS));
 
     let buf = KVVec::from_elem(0x5au8, MIB, GFP_KERNEL)?;
@@ -35,7 +35,7 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
         svc.get().bulk_transmit_blocking(&buf)?;
     }
     let bulk_ns = t0.elapsed().as_nanos().max(1);
-    let bulk_mbs = (BULKS as i64 * MIB as i64 * 1000) / bulk_ns;
+    let bulk_mbs = div(BULKS as i64 * MIB as i64 * 1000, bulk_ns);
     out.line(format_args!("bench: 1 MiB bulk transmit {} MB/s ({} transfers)", bulk_mbs, BULKS));
 
     let mut dst = KVVec::from_elem(0u8, MIB, GFP_KERNEL)?;
@@ -45,12 +45,14 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
         core::hint::black_box(&mut dst);
     }
     let copy_ns = t0.elapsed().as_nanos().max(1);
-    let copy_mbs = (BULKS as i64 * MIB as i64 * 1000) / copy_ns;
+    let copy_mbs = div(BULKS as i64 * MIB as i64 * 1000, copy_ns);
+    // Per mille, in 32 bits (MB/s figures are small).
+    let ratio = (bulk_mbs as u32).saturating_mul(1000) / (copy_mbs as u32).max(1);
     out.line(format_args!(
-        "bench: memcpy 1 MiB {} MB/s; bulk/memcpy = {}.{:02}",
+        "bench: memcpy 1 MiB {} MB/s; bulk/memcpy = {}.{:03}",
         copy_mbs,
-        bulk_mbs * 100 / copy_mbs.max(1) / 100,
-        bulk_mbs * 100 / copy_mbs.max(1) % 100
+        ratio / 1000,
+        ratio % 1000
     ));
     // Drain anything left (no events are expected in this mode).
     while let Ok(Ev::Msg(_)) = c.wait(10) {}

@@ -3,7 +3,7 @@
 //! The tests, run by name from debugfs. Each returns an error on the first failure and writes
 //! what it did to the report.
 
-use crate::util::{Collector, Ev, Report, Rng};
+use crate::util::{div, Collector, Ev, Report, Rng};
 use crate::vchiq::{fourcc, BulkMode, Instance, MAX_MSG_SIZE};
 use crate::Ktest;
 use kernel::alloc::KVVec;
@@ -77,10 +77,10 @@ fn echo(inst: &Instance, n: u32, out: &mut Report) -> Result {
         }
         bytes += size as u64;
     }
-    let us = t0.elapsed().as_nanos() / 1000;
+    let us = div(t0.elapsed().as_nanos(), 1000);
     out.line(format_args!(
         "echo: {n} messages, {bytes} bytes, all identical, {} us per round trip",
-        us / i64::from(n.max(1))
+        div(us, i64::from(n))
     ));
     svc.close()?;
     if c.pending() != 1 {
@@ -191,10 +191,10 @@ fn bulk_align(inst: &Instance, out: &mut Report) -> Result {
             bytes += 2 * len as u64;
         }
     }
-    let us = t0.elapsed().as_nanos() / 1000;
+    let us = div(t0.elapsed().as_nanos(), 1000);
     out.line(format_args!(
         "bulk-align: {n} round trips ({bytes} bytes) correct, guards intact, {} us each",
-        us / i64::from(n.max(1))
+        div(us, i64::from(n))
     ));
     svc.close()
 }

@@ -156,3 +156,9 @@ impl Handler for Collector {
         self.push(Ev::Closed);
     }
 }
+
+/// `a / b` for 64-bit values without the division helpers 32-bit ARM kernels lack (the
+/// kernel's `Delta` division uses `div64_s64` there).
+pub(crate) fn div(a: i64, b: i64) -> i64 {
+    kernel::time::Delta::from_nanos(a) / kernel::time::Delta::from_nanos(b.max(1))
+}
