@@ -6,10 +6,10 @@
 //! reports errors as errnos.
 
 use crate::bulk::{Entry as BulkEntry, Mode, Outcome, Transfer};
+use crate::engine::to_kernel_err;
 use crate::engine::{BulkDir, Error as EngineError, Handle, ServiceParams};
 use crate::services::{Client, Phase};
 use crate::state::{ConnectState, Core};
-use crate::engine::to_kernel_err;
 use core::ffi::c_void;
 use kernel::prelude::*;
 
@@ -31,7 +31,12 @@ impl Core {
 
     /// Opens service `params.fourcc` on the VideoCore. Errors: `ENOTCONN` before connecting,
     /// `ECONNREFUSED` if the VideoCore refuses (no listener, versions), `ETIMEDOUT`.
-    pub(crate) fn open(&self, params: ServiceParams, client: Client, client_id: u32) -> Result<Handle> {
+    pub(crate) fn open(
+        &self,
+        params: ServiceParams,
+        client: Client,
+        client_id: u32,
+    ) -> Result<Handle> {
         if params.fourcc == 0 {
             return Err(EINVAL);
         }
@@ -40,16 +45,15 @@ impl Core {
             return Err(ENOTCONN);
         }
         let mut handle = None;
-        let mut inner = self.wait_changed(inner, |i| {
-            match i.engine.open_service(params, client_id) {
+        let mut inner =
+            self.wait_changed(inner, |i| match i.engine.open_service(params, client_id) {
                 Ok(h) => {
                     handle = Some(h);
                     Ok(true)
                 }
                 Err(EngineError::WouldBlock) => Ok(false),
                 Err(e) => Err(to_kernel_err(e)),
-            }
-        })?;
+            })?;
         let handle = handle.ok_or(EINVAL)?;
         if let Err(e) = inner.services.insert(handle, client) {
             let _ = inner.engine.close_service(handle);
@@ -57,7 +61,9 @@ impl Core {
         }
         self.flush_doorbell(&mut inner);
         let r = self.wait_changed(inner, |i| {
-            Ok(i.services.get(handle).is_none_or(|e| e.phase != Phase::Opening))
+            Ok(i.services
+                .get(handle)
+                .is_none_or(|e| e.phase != Phase::Opening))
         });
         let mut inner = match r {
             Ok(inner) => inner,
@@ -105,7 +111,10 @@ impl Core {
     pub(crate) fn queue_message(&self, handle: Handle, data: &[u8]) -> Result {
         let inner = self.inner.lock();
         let mut inner = self.wait_changed(inner, |i| {
-            if i.services.get(handle).is_none_or(|e| e.phase != Phase::Open) {
+            if i.services
+                .get(handle)
+                .is_none_or(|e| e.phase != Phase::Open)
+            {
                 return Err(EINVAL);
             }
             match i.engine.send_data(handle, data) {
@@ -238,7 +247,10 @@ impl Core {
         let cookie = inner.bulks.next_cookie();
         let pagelist = transfer.pagelist_bus();
         let r = self.wait_changed(inner, |i| {
-            if i.services.get(handle).is_none_or(|e| e.phase != Phase::Open) {
+            if i.services
+                .get(handle)
+                .is_none_or(|e| e.phase != Phase::Open)
+            {
                 return Err(EINVAL);
             }
             match i.engine.queue_bulk(handle, dir, cookie, pagelist, len) {

@@ -25,7 +25,10 @@ use kernel::prelude::*;
 
 /// The pagelist's page size: the firmware's, which the run encoding assumes is the kernel's.
 const PL_PAGE: usize = 4096;
-const _: () = assert!(PAGE_SIZE == PL_PAGE, "the pagelist format needs 4 KiB pages");
+const _: () = assert!(
+    PAGE_SIZE == PL_PAGE,
+    "the pagelist format needs 4 KiB pages"
+);
 
 /// Pagelist types (`pagelist.type`).
 const PAGELIST_WRITE: u32 = 0;
@@ -199,8 +202,10 @@ impl Transfer {
     /// Assigns fragment `n`.
     pub(crate) fn set_fragment(&mut self, n: u32) -> Result {
         self.fragment = Some(n);
-        self.pagelist
-            .put_u32(1, (PAGELIST_READ_WITH_FRAGMENTS + n) | (self.pl_offset << 16))
+        self.pagelist.put_u32(
+            1,
+            (PAGELIST_READ_WITH_FRAGMENTS + n) | (self.pl_offset << 16),
+        )
     }
 
     /// Finishes the transfer: unmaps, and for a completed receive with a fragment copies the

@@ -13,8 +13,8 @@ use crate::engine::{BulkDir, Handle, ServiceParams};
 use crate::services::{Callback, Client};
 use crate::state::Core;
 use core::ffi::{c_int, c_short, c_uint, c_void};
-use kernel::prelude::*;
 use kernel::pr_warn_once;
+use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
 
@@ -59,7 +59,10 @@ unsafe fn instance<'a>(instance: *mut c_void) -> Result<&'a mut Instance> {
 /// `state` must be the state pointer of a live auxiliary device of vchiq-core;
 /// `pinstance` must be valid for a write.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_initialise(state: *mut c_void, pinstance: *mut *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn vchiq_initialise(
+    state: *mut c_void,
+    pinstance: *mut *mut c_void,
+) -> c_int {
     if state.is_null() || pinstance.is_null() {
         return EINVAL.to_errno();
     }
@@ -192,8 +195,13 @@ macro_rules! with_instance {
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_close_service(instance: *mut c_void, service: c_uint) -> c_int {
-    with_instance!(instance, EINVAL.to_errno(), |core| errno(core.close(Handle(service))))
+pub(crate) unsafe extern "C" fn vchiq_close_service(
+    instance: *mut c_void,
+    service: c_uint,
+) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.close(Handle(service))
+    ))
 }
 
 /// Takes a use count on a service.
@@ -214,7 +222,10 @@ pub(crate) unsafe extern "C" fn vchiq_use_service(instance: *mut c_void, service
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_release_service(instance: *mut c_void, service: c_uint) -> c_int {
+pub(crate) unsafe extern "C" fn vchiq_release_service(
+    instance: *mut c_void,
+    service: c_uint,
+) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| errno(
         core.use_service(Handle(service), false)
     ))
@@ -226,7 +237,11 @@ pub(crate) unsafe extern "C" fn vchiq_release_service(instance: *mut c_void, ser
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_msg_queue_push(instance: *mut c_void, handle: c_uint, header: *mut c_void) {
+pub(crate) unsafe extern "C" fn vchiq_msg_queue_push(
+    instance: *mut c_void,
+    handle: c_uint,
+    header: *mut c_void,
+) {
     with_instance!(instance, (), |core| {
         if core.msg_queue_push(Handle(handle), header.cast()).is_err() {
             pr_warn_once!("vchiq: msg_queue_push of a message the service does not hold\n");
@@ -240,9 +255,16 @@ pub(crate) unsafe extern "C" fn vchiq_msg_queue_push(instance: *mut c_void, hand
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_release_message(instance: *mut c_void, service: c_uint, header: *mut c_void) {
+pub(crate) unsafe extern "C" fn vchiq_release_message(
+    instance: *mut c_void,
+    service: c_uint,
+    header: *mut c_void,
+) {
     with_instance!(instance, (), |core| {
-        if core.release_message(Handle(service), header.cast()).is_err() {
+        if core
+            .release_message(Handle(service), header.cast())
+            .is_err()
+        {
             pr_warn_once!("vchiq: release of a message the service does not hold\n");
         }
     })
@@ -345,7 +367,10 @@ pub(crate) unsafe extern "C" fn vchiq_bulk_receive(
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_get_service_userdata(instance: *mut c_void, service: c_uint) -> *mut c_void {
+pub(crate) unsafe extern "C" fn vchiq_get_service_userdata(
+    instance: *mut c_void,
+    service: c_uint,
+) -> *mut c_void {
     with_instance!(instance, core::ptr::null_mut(), |core| core
         .service_userdata(Handle(service))
         .unwrap_or(core::ptr::null_mut()))
@@ -365,16 +390,18 @@ pub(crate) unsafe extern "C" fn vchiq_get_peer_version(
     if peer_version.is_null() {
         return EINVAL.to_errno();
     }
-    with_instance!(instance, EINVAL.to_errno(), |core| match core
-        .peer_version(Handle(handle))
-    {
-        Ok(v) => {
-            // SAFETY: checked non-null; valid per the caller's contract.
-            unsafe { *peer_version = v as c_short };
-            0
+    with_instance!(
+        instance,
+        EINVAL.to_errno(),
+        |core| match core.peer_version(Handle(handle)) {
+            Ok(v) => {
+                // SAFETY: checked non-null; valid per the caller's contract.
+                unsafe { *peer_version = v as c_short };
+                0
+            }
+            Err(e) => e.to_errno(),
         }
-        Err(e) => e.to_errno(),
-    })
+    )
 }
 
 /// The oldest message pushed with `vchiq_msg_queue_push`, or null.
@@ -383,7 +410,10 @@ pub(crate) unsafe extern "C" fn vchiq_get_peer_version(
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_msg_hold(instance: *mut c_void, handle: c_uint) -> *mut c_void {
+pub(crate) unsafe extern "C" fn vchiq_msg_hold(
+    instance: *mut c_void,
+    handle: c_uint,
+) -> *mut c_void {
     with_instance!(instance, core::ptr::null_mut(), |core| core
         .msg_hold(Handle(handle))
         .map_or(core::ptr::null_mut(), |p| p.cast()))

@@ -55,7 +55,12 @@ fn write_ping(core: &Arc<Core>, reader: &mut kernel::uaccess::UserSliceReader) -
         return Err(EINVAL);
     }
     let ns = core.ping(rounds)?;
-    dev_info!(core.dev, "ping: {} doorbell round trips, {} ns each\n", rounds, ns);
+    dev_info!(
+        core.dev,
+        "ping: {} doorbell round trips, {} ns each\n",
+        rounds,
+        ns
+    );
     Ok(())
 }
 
@@ -94,7 +99,12 @@ fn write_state(core: &Arc<Core>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(
         f,
         "stalls: slots {} data_quota {} service_quota {} bulk {}; slots recycled {} returned {}",
-        s.slot_stalls, s.data_stalls, s.quota_stalls, s.bulk_stalls, s.slots_recycled, s.slots_returned
+        s.slot_stalls,
+        s.data_stalls,
+        s.quota_stalls,
+        s.bulk_stalls,
+        s.slots_recycled,
+        s.slots_returned
     )?;
     let c = &core.counters;
     writeln!(

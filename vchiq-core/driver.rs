@@ -21,11 +21,11 @@ use crate::tables::new_tables;
 use crate::threads::{RecycleThread, SlotThread, SyncThread};
 use core::ptr::NonNull;
 use kernel::device::{Bound, Core as CoreCtx};
+use kernel::dma::Device as _;
 use kernel::dma::{Coherent, DmaMask};
 use kernel::irq::{self, IrqReturn};
 use kernel::prelude::*;
 use kernel::sync::Arc;
-use kernel::dma::Device as _;
 use kernel::{of, platform};
 
 /// Slots of the shared memory: slot zero and 32 for each side, as on a Pi.
@@ -173,7 +173,8 @@ fn probe_with<'bound>(
     // SAFETY: as above; the fragment pool follows the slots in the same allocation.
     let frag_shm = unsafe { RawShm::new(base.add(slots), frags as u32) };
     let frag_bus = bus.checked_add(slots as u32).ok_or(EINVAL)?;
-    let engine = Engine::init_arm(shm, new_tables()?, [frag_bus, FRAGMENTS]).map_err(to_kernel_err)?;
+    let engine =
+        Engine::init_arm(shm, new_tables()?, [frag_bus, FRAGMENTS]).map_err(to_kernel_err)?;
     let core = Core::new(pdev.as_ref(), engine, frag_shm, platform)?;
     let threads = Threads::start(&core)?;
     let irq_core = core.clone();

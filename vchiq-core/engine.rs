@@ -43,10 +43,10 @@ mod tx;
 
 pub(crate) use bulk::{BulkDir, BulkResult};
 pub(crate) use engine::{Engine, RxSlot, Tables};
+pub(crate) use error::Error;
 pub(crate) use event::RemoteEvent;
 pub(crate) use msg::HEADER_SIZE;
 pub(crate) use output::MsgRef;
-pub(crate) use error::Error;
 pub(crate) use output::{OutQueue, Output, Wait};
 pub(crate) use quota::Quota;
 pub(crate) use service::Service;

@@ -151,7 +151,14 @@ impl Registry {
 
     /// Records a message delivered to `handle`'s client.
     pub(crate) fn hold(&mut self, handle: Handle, header: u32, msg: MsgRef) -> Result {
-        self.held.push(Held { handle, header, msg }, GFP_KERNEL)?;
+        self.held.push(
+            Held {
+                handle,
+                header,
+                msg,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(())
     }
 

@@ -17,8 +17,8 @@ use crate::shm::RawShm;
 use kernel::device::Device;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
-use kernel::sync::{Arc, CondVar, Mutex, SpinLockIrq};
 use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::{Arc, CondVar, Mutex, SpinLockIrq};
 use kernel::time::{msecs_to_jiffies, Jiffies};
 use kernel::{new_condvar, new_mutex, new_spinlock_irq};
 
@@ -222,7 +222,9 @@ impl Core {
         // `Delta / Delta` divides without the 64-bit division helpers 32-bit ARM lacks.
         let ns = t0.elapsed() / kernel::time::Delta::from_nanos(i64::from(n.max(1)));
         self.counters.ping_rounds.store(n, Relaxed);
-        self.counters.ping_ns.store(u32::try_from(ns).unwrap_or(u32::MAX), Relaxed);
+        self.counters
+            .ping_ns
+            .store(u32::try_from(ns).unwrap_or(u32::MAX), Relaxed);
         Ok(ns)
     }
 

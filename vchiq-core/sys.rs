@@ -45,14 +45,25 @@ extern "C" {
         len: u32,
         to_device: bool,
     ) -> *mut bindings::sg_table;
-    fn vchiq_sys_unmap_pages(dev: *mut bindings::device, sgt: *mut bindings::sg_table, to_dev: bool);
+    fn vchiq_sys_unmap_pages(
+        dev: *mut bindings::device,
+        sgt: *mut bindings::sg_table,
+        to_dev: bool,
+    );
     fn vchiq_sys_sg_count(sgt: *mut bindings::sg_table) -> u32;
-    fn vchiq_sys_sg_seg(sgt: *mut bindings::sg_table, i: u32, addr: *mut u64, len: *mut u32)
-        -> bool;
+    fn vchiq_sys_sg_seg(
+        sgt: *mut bindings::sg_table,
+        i: u32,
+        addr: *mut u64,
+        len: *mut u32,
+    ) -> bool;
     fn vchiq_sys_kmap(page: *mut bindings::page) -> *mut c_void;
     fn vchiq_sys_kunmap(addr: *mut c_void);
-    fn vchiq_sys_coherent_alloc(dev: *mut bindings::device, size: u32, bus: *mut u64)
-        -> *mut c_void;
+    fn vchiq_sys_coherent_alloc(
+        dev: *mut bindings::device,
+        size: u32,
+        bus: *mut u64,
+    ) -> *mut c_void;
     fn vchiq_sys_coherent_free(dev: *mut bindings::device, size: u32, p: *mut c_void, bus: u64);
 }
 
@@ -62,7 +73,9 @@ extern "C" {
 pub(crate) fn raw_device<Ctx: DeviceContext>(dev: &Device<Ctx>) -> *mut bindings::device {
     // CAST: `Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::device>`, which is
     // `#[repr(transparent)]` over `UnsafeCell<MaybeUninit<bindings::device>>`.
-    core::ptr::from_ref(dev).cast::<bindings::device>().cast_mut()
+    core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut()
 }
 
 /// Converts a C `ERR_PTR`-or-pointer into a `Result`.
@@ -113,9 +126,8 @@ impl<T: ThreadBody> Kthread<T> {
     pub(crate) fn start(name: &CStr, body: Arc<T>) -> Result<Self> {
         let data = body.into_foreign();
         // SAFETY: the trampoline matches `data`'s type; `name` is a valid C string.
-        let task = unsafe {
-            vchiq_sys_kthread_start(kthread_trampoline::<T>, data, name.as_char_ptr())
-        };
+        let task =
+            unsafe { vchiq_sys_kthread_start(kthread_trampoline::<T>, data, name.as_char_ptr()) };
         match from_err_ptr(task) {
             // INVARIANT: the thread runs with a task reference held, on `data`.
             Ok(task) => Ok(Self {
@@ -255,7 +267,14 @@ impl DmaPages {
         let n = u32::try_from(pages.len()).map_err(|_| EINVAL)?;
         // SAFETY: `pages` holds `n` valid page pointers; `dev` is a valid device.
         let sgt = unsafe {
-            vchiq_sys_map_pages(raw_device(dev), pages.as_mut_ptr(), n, offset, len, to_device)
+            vchiq_sys_map_pages(
+                raw_device(dev),
+                pages.as_mut_ptr(),
+                n,
+                offset,
+                len,
+                to_device,
+            )
         };
         let sgt = from_err_ptr(sgt)?;
         // INVARIANT: mapped for `dev` in direction `to_device`.
@@ -365,7 +384,12 @@ impl Drop for CoherentBuf {
     fn drop(&mut self) {
         // SAFETY: allocated by `vchiq_sys_coherent_alloc` for `dev` (type invariant).
         unsafe {
-            vchiq_sys_coherent_free(raw_device(&self.dev), self.size, self.ptr.as_ptr().cast(), self.bus)
+            vchiq_sys_coherent_free(
+                raw_device(&self.dev),
+                self.size,
+                self.ptr.as_ptr().cast(),
+                self.bus,
+            )
         }
     }
 }

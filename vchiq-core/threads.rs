@@ -83,7 +83,9 @@ pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option
             None
         }
         Output::Data { handle, msg } => {
-            let header = msg.payload_offset().wrapping_sub(crate::engine::HEADER_SIZE);
+            let header = msg
+                .payload_offset()
+                .wrapping_sub(crate::engine::HEADER_SIZE);
             let target = inner.services.get(handle).and_then(|e| {
                 (e.phase == Phase::Open).then(|| {
                     e.messages = e.messages.wrapping_add(1);
@@ -159,7 +161,10 @@ fn bulk_done(
         BulkResult::Aborted => (Outcome::Aborted, None),
     };
     e.outcome = outcome;
-    let frag = e.transfer.take().and_then(|t| t.finish(actual, &frags, cls));
+    let frag = e
+        .transfer
+        .take()
+        .and_then(|t| t.finish(actual, &frags, cls));
     let (mode, client, userdata) = (e.mode, e.client, e.userdata);
     if let Some(n) = frag {
         inner.bulks.free_fragment(n);
@@ -253,7 +258,12 @@ fn dev_err_ratelimited(core: &Core, e: EngineError) {
     let n = core.counters.poll_errors.load(Relaxed);
     // The first ten, then every thousandth: a broken peer must not flood the log.
     if n <= 10 || n % 1000 == 0 {
-        dev_err!(core.dev, "protocol error from the VideoCore: {:?} (#{})\n", e, n);
+        dev_err!(
+            core.dev,
+            "protocol error from the VideoCore: {:?} (#{})\n",
+            e,
+            n
+        );
     }
 }
 

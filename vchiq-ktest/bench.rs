@@ -25,10 +25,14 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
         c.wait_msg(WAIT_MS)?;
     }
     let rt_ns = div(t0.elapsed().as_nanos(), i64::from(ROUND_TRIPS));
-    out.line(format_args!("bench: sync round trip {} ns ({} iterations)", rt_ns, ROUND_TRIPS));
+    out.line(format_args!(
+        "bench: sync round trip {} ns ({} iterations)",
+        rt_ns, ROUND_TRIPS
+    ));
 
     let buf = KVVec::from_elem(0x5au8, MIB, GFP_KERNEL)?;
-    svc.get().queue(&[&config(MIB as u32, BULKS, false, false)])?;
+    svc.get()
+        .queue(&[&config(MIB as u32, BULKS, false, false)])?;
     c.wait_msg(WAIT_MS)?;
     let t0 = Instant::<Monotonic>::now();
     for _ in 0..BULKS {
@@ -36,7 +40,10 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
     }
     let bulk_ns = t0.elapsed().as_nanos().max(1);
     let bulk_mbs = div(BULKS as i64 * MIB as i64 * 1000, bulk_ns);
-    out.line(format_args!("bench: 1 MiB bulk transmit {} MB/s ({} transfers)", bulk_mbs, BULKS));
+    out.line(format_args!(
+        "bench: 1 MiB bulk transmit {} MB/s ({} transfers)",
+        bulk_mbs, BULKS
+    ));
 
     let mut dst = KVVec::from_elem(0u8, MIB, GFP_KERNEL)?;
     let t0 = Instant::<Monotonic>::now();

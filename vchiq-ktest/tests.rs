@@ -45,7 +45,18 @@ pub(crate) fn run(k: &Arc<Ktest>, cmd: &str, out: &mut Report) -> Result {
 
 /// The 40-byte `test_params` of the echo service.
 pub(crate) fn config(blocksize: u32, iters: u32, verify: bool, echo: bool) -> [u8; 40] {
-    let words = [MSG_CONFIG, blocksize, iters, verify as u32, echo as u32, 0, 0, 0, 0, 0];
+    let words = [
+        MSG_CONFIG,
+        blocksize,
+        iters,
+        verify as u32,
+        echo as u32,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
     let mut b = [0u8; 40];
     for (c, w) in b.chunks_exact_mut(4).zip(words) {
         c.copy_from_slice(&w.to_le_bytes());
@@ -72,7 +83,10 @@ fn echo(inst: &Instance, n: u32, out: &mut Report) -> Result {
             out.line(format_args!("message {i} ({size} bytes): no echo: {e:?}"));
         })?;
         if back[..] != msg[..size] {
-            out.line(format_args!("message {i} ({size} bytes): echo differs ({} bytes back)", back.len()));
+            out.line(format_args!(
+                "message {i} ({size} bytes): echo differs ({} bytes back)",
+                back.len()
+            ));
             return Err(EPROTO);
         }
         bytes += size as u64;
@@ -84,7 +98,10 @@ fn echo(inst: &Instance, n: u32, out: &mut Report) -> Result {
     ));
     svc.close()?;
     if c.pending() != 1 {
-        out.line(format_args!("unexpected events after the close: {}", c.pending()));
+        out.line(format_args!(
+            "unexpected events after the close: {}",
+            c.pending()
+        ));
         return Err(EPROTO);
     }
     Ok(())
@@ -131,8 +148,13 @@ fn fun2_once(
     // SAFETY: `rx` outlives the transfer: we wait for its completion below, and on an error
     // the service is closed (aborting it) before `rx` is freed by the caller.
     unsafe {
-        svc.get()
-            .bulk_async(rx.as_mut_ptr().add(off), len, true, idx as usize, BulkMode::Callback)?
+        svc.get().bulk_async(
+            rx.as_mut_ptr().add(off),
+            len,
+            true,
+            idx as usize,
+            BulkMode::Callback,
+        )?
     };
     svc.get().bulk_transmit_blocking(&tx[off..off + len])?;
     match c.wait(WAIT_MS)? {
@@ -171,7 +193,9 @@ fn bulk_align(inst: &Instance, out: &mut Report) -> Result {
         for r in 0..64usize {
             let len = (r + 64 * ((align * 5 + r * 3) % 256)).max(1);
             if let Some(why) = fun2_once(&svc, &c, &mut tx, &mut rx, len, align, n)? {
-                out.line(format_args!("transfer {n}: {len} bytes at alignment {align}: {why}"));
+                out.line(format_args!(
+                    "transfer {n}: {len} bytes at alignment {align}: {why}"
+                ));
                 return Err(EPROTO);
             }
             n += 1;
@@ -184,7 +208,9 @@ fn bulk_align(inst: &Instance, out: &mut Report) -> Result {
         let mut rx = KVVec::from_elem(0u8, cap + 4096, GFP_KERNEL)?;
         for len in [1usize, 31, 33, 63, 64, 65, 4096, 8191] {
             if let Some(why) = fun2_once(&svc, &c, &mut tx, &mut rx, len, align - GUARD, n)? {
-                out.line(format_args!("transfer {n}: {len} bytes at offset {align}: {why}"));
+                out.line(format_args!(
+                    "transfer {n}: {len} bytes at offset {align}: {why}"
+                ));
                 return Err(EPROTO);
             }
             n += 1;
@@ -208,7 +234,14 @@ fn bulk_large(inst: &Instance, out: &mut Report) -> Result {
     let mut rx = KVVec::from_elem(0u8, max + 2 * GUARD + 64, GFP_KERNEL)?;
     let mut rng = Rng::new(0x5eed_0002);
     let mut n = 0u32;
-    for (len, align) in [(max, 0usize), (max, 1), (max - 1, 63), (65537, 31), (4097, 17), (1, 5)] {
+    for (len, align) in [
+        (max, 0usize),
+        (max, 1),
+        (max - 1, 63),
+        (65537, 31),
+        (4097, 17),
+        (1, 5),
+    ] {
         let off = GUARD + align;
         for b in tx[off..off + len].iter_mut() {
             *b = rng.next() as u8;
@@ -233,7 +266,9 @@ fn bulk_large(inst: &Instance, out: &mut Report) -> Result {
                 ..
             } => {}
             _ => {
-                out.line(format_args!("{len} bytes at {align}: no receive completion"));
+                out.line(format_args!(
+                    "{len} bytes at {align}: no receive completion"
+                ));
                 return Err(EPROTO);
             }
         }
@@ -247,7 +282,9 @@ fn bulk_large(inst: &Instance, out: &mut Report) -> Result {
         }
         n += 1;
     }
-    out.line(format_args!("bulk-large: {n} transfers up to 1 MiB echoed intact"));
+    out.line(format_args!(
+        "bulk-large: {n} transfers up to 1 MiB echoed intact"
+    ));
     svc.close()
 }
 
@@ -258,11 +295,15 @@ fn open_rules(inst: &Instance, out: &mut Report) -> Result {
         match inst.open(FUNC, v, min, c) {
             Err(e) if e == ECONNREFUSED => {}
             Err(e) => {
-                out.line(format_args!("func ({v},{min}): {e:?}, expected ECONNREFUSED"));
+                out.line(format_args!(
+                    "func ({v},{min}): {e:?}, expected ECONNREFUSED"
+                ));
                 return Err(EPROTO);
             }
             Ok(_) => {
-                out.line(format_args!("func ({v},{min}) opened despite the version rule"));
+                out.line(format_args!(
+                    "func ({v},{min}) opened despite the version rule"
+                ));
                 return Err(EPROTO);
             }
         }
@@ -282,7 +323,9 @@ fn open_rules(inst: &Instance, out: &mut Report) -> Result {
             return Err(EPROTO);
         }
     }
-    out.line(format_args!("open: version mismatches and a missing service refused, func 3/3 open (peer version 3)"));
+    out.line(format_args!(
+        "open: version mismatches and a missing service refused, func 3/3 open (peer version 3)"
+    ));
     Ok(())
 }
 
@@ -309,7 +352,9 @@ fn stalled(inst: &Instance, out: &mut Report) -> Result {
             Ok(())
         }
         Err(e) => {
-            out.line(format_args!("stalled: open failed with {e:?}, expected ETIMEDOUT"));
+            out.line(format_args!(
+                "stalled: open failed with {e:?}, expected ETIMEDOUT"
+            ));
             Err(EPROTO)
         }
         Ok(_) => Err(EPROTO),
@@ -329,7 +374,10 @@ fn close_in_flight(inst: &Instance, out: &mut Report) -> Result {
     // A receive nobody will ever pair (no MSG_CONFIG): the close must abort it.
     let mut rx = KVVec::from_elem(0u8, 4096, GFP_KERNEL)?;
     // SAFETY: `rx` outlives the service, whose close aborts the transfer.
-    unsafe { svc.get().bulk_async(rx.as_mut_ptr(), 4096, true, 99, BulkMode::Callback)? };
+    unsafe {
+        svc.get()
+            .bulk_async(rx.as_mut_ptr(), 4096, true, 99, BulkMode::Callback)?
+    };
     svc.close()?;
     let mut msgs = 0;
     let mut aborted = false;
@@ -346,7 +394,9 @@ fn close_in_flight(inst: &Instance, out: &mut Report) -> Result {
             Ev::Bulk { .. } => return Err(EPROTO),
         }
     }
-    out.line(format_args!("close: {msgs} echoes before the close, bulk aborted: {aborted}, closed: {closed}"));
+    out.line(format_args!(
+        "close: {msgs} echoes before the close, bulk aborted: {aborted}, closed: {closed}"
+    ));
     if !aborted || !closed {
         return Err(EPROTO);
     }

@@ -111,9 +111,14 @@ impl auxiliary::Driver for KtestDriver {
             GFP_KERNEL,
         )?;
         let dir = Dir::new(c"vchiq-ktest");
-        let run = KBox::pin_init(dir.write_callback_file(c"run", k.clone(), &run_write), GFP_KERNEL)?;
-        let result =
-            KBox::pin_init(dir.read_callback_file(c"result", k, &result_read), GFP_KERNEL)?;
+        let run = KBox::pin_init(
+            dir.write_callback_file(c"run", k.clone(), &run_write),
+            GFP_KERNEL,
+        )?;
+        let result = KBox::pin_init(
+            dir.read_callback_file(c"result", k, &result_read),
+            GFP_KERNEL,
+        )?;
         dev_info!(adev.as_ref(), "ready\n");
         Ok(KtestData {
             _run: run,

@@ -238,7 +238,12 @@ impl ServiceRef<'_> {
         if let [one] = parts {
             // SAFETY: `one` is valid for its length for the call.
             return check(unsafe {
-                vchiq_queue_kernel_message(self.instance, self.handle, one.as_ptr().cast_mut().cast(), one.len() as c_uint)
+                vchiq_queue_kernel_message(
+                    self.instance,
+                    self.handle,
+                    one.as_ptr().cast_mut().cast(),
+                    one.len() as c_uint,
+                )
             });
         }
         let mut buf = KVec::with_capacity(total, GFP_KERNEL)?;
@@ -247,7 +252,12 @@ impl ServiceRef<'_> {
         }
         // SAFETY: as above.
         check(unsafe {
-            vchiq_queue_kernel_message(self.instance, self.handle, buf.as_mut_ptr().cast(), total as c_uint)
+            vchiq_queue_kernel_message(
+                self.instance,
+                self.handle,
+                buf.as_mut_ptr().cast(),
+                total as c_uint,
+            )
         })
     }
 
@@ -256,7 +266,14 @@ impl ServiceRef<'_> {
         let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `buf` is borrowed until the blocking transfer ends.
         check(unsafe {
-            vchiq_bulk_transmit(self.instance, self.handle, buf.as_ptr().cast(), len, core::ptr::null_mut(), BulkMode::Blocking as c_int)
+            vchiq_bulk_transmit(
+                self.instance,
+                self.handle,
+                buf.as_ptr().cast(),
+                len,
+                core::ptr::null_mut(),
+                BulkMode::Blocking as c_int,
+            )
         })
     }
 
@@ -265,7 +282,14 @@ impl ServiceRef<'_> {
         let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `buf` is borrowed mutably until the blocking transfer ends.
         check(unsafe {
-            vchiq_bulk_receive(self.instance, self.handle, buf.as_mut_ptr().cast(), len, core::ptr::null_mut(), BulkMode::Blocking as c_int)
+            vchiq_bulk_receive(
+                self.instance,
+                self.handle,
+                buf.as_mut_ptr().cast(),
+                len,
+                core::ptr::null_mut(),
+                BulkMode::Blocking as c_int,
+            )
         })
     }
 
@@ -291,9 +315,23 @@ impl ServiceRef<'_> {
         // SAFETY: per the function's contract.
         check(unsafe {
             if receive {
-                vchiq_bulk_receive(self.instance, self.handle, buf.cast(), len, ud, mode as c_int)
+                vchiq_bulk_receive(
+                    self.instance,
+                    self.handle,
+                    buf.cast(),
+                    len,
+                    ud,
+                    mode as c_int,
+                )
             } else {
-                vchiq_bulk_transmit(self.instance, self.handle, buf.cast(), len, ud, mode as c_int)
+                vchiq_bulk_transmit(
+                    self.instance,
+                    self.handle,
+                    buf.cast(),
+                    len,
+                    ud,
+                    mode as c_int,
+                )
             }
         })
     }

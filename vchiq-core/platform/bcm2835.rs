@@ -25,9 +25,13 @@ pub(crate) struct Info {
 }
 
 /// `brcm,bcm2835-vchiq`.
-pub(crate) const BCM2835: Info = Info { cache_line_size: 32 };
+pub(crate) const BCM2835: Info = Info {
+    cache_line_size: 32,
+};
 /// `brcm,bcm2836-vchiq` (BCM2836/2837).
-pub(crate) const BCM2836: Info = Info { cache_line_size: 64 };
+pub(crate) const BCM2836: Info = Info {
+    cache_line_size: 64,
+};
 
 /// A BCM2835-family VideoCore.
 pub(crate) struct Bcm2835 {
