@@ -3,8 +3,8 @@
  * vchiq-sim: the kernel glue that the Rust `kernel` crate of Linux 7.3 does not offer.
  *
  * - the interrupt-simulator domain and its one interrupt (the ARM's doorbell IRQ);
- * - the platform device "vchiq-sim" (platform_device_register_full with platform data, an
- *   IRQ resource and a 32-bit DMA mask);
+ * - the platform device "vchiq-sim" (as platform_device_register_full would make it, with
+ *   platform data, an IRQ resource and a 32-bit DMA mask);
  * - the simulator's own ordered workqueue (the 7.3 Rust workqueue API can neither allocate
  *   nor destroy one, and destroy_workqueue() is what drains the VideoCore's work item);
  * - bus address to page translation (dma_to_phys, pfn_valid), vmap of the slot memory with
@@ -117,8 +117,10 @@ err_free:
 }
 
 /*
- * Registers the platform device the core binds. The core may bind, and call the ops with
- * `ctx`, before this returns.
+ * Registers the platform device the core binds: what platform_device_register_full() does
+ * with a name, no id, a 32-bit DMA mask, the IRQ resource and the platform data, except that
+ * hw->pdev is set before platform_device_add(). The core may bind, and call fw_vchiq_init
+ * (which needs the device), inside platform_device_add() when it is loaded first.
  */
 int vchiq_sim_hw_register(struct vchiq_sim_hw *hw, void *ctx, u32 cache_line_size)
 {
@@ -128,30 +130,41 @@ int vchiq_sim_hw_register(struct vchiq_sim_hw *hw, void *ctx, u32 cache_line_siz
 		.cache_line_size = cache_line_size,
 	};
 	struct resource res = DEFINE_RES_IRQ_NAMED(hw->irq, "doorbell");
-	struct platform_device_info info = {
-		.name = VCHIQ_SIM_DEVICE_NAME,
-		.id = PLATFORM_DEVID_NONE,
-		.res = &res,
-		.num_res = 1,
-		.data = &pdata,
-		.size_data = sizeof(pdata),
-		.dma_mask = DMA_BIT_MASK(32),
-	};
 	struct platform_device *pdev;
+	int ret;
 
-	pdev = platform_device_register_full(&info);
-	if (IS_ERR(pdev))
-		return PTR_ERR(pdev);
-	hw->pdev = pdev;
+	pdev = platform_device_alloc(VCHIQ_SIM_DEVICE_NAME, PLATFORM_DEVID_NONE);
+	if (!pdev)
+		return -ENOMEM;
+	pdev->platform_dma_mask = DMA_BIT_MASK(32);
+	pdev->dev.dma_mask = &pdev->platform_dma_mask;
+	pdev->dev.coherent_dma_mask = DMA_BIT_MASK(32);
+	ret = platform_device_add_resources(pdev, &res, 1);
+	if (!ret)
+		ret = platform_device_add_data(pdev, &pdata, sizeof(pdata));
+	if (ret)
+		goto err;
+	WRITE_ONCE(hw->pdev, pdev);
+	ret = platform_device_add(pdev);
+	if (ret) {
+		WRITE_ONCE(hw->pdev, NULL);
+		goto err;
+	}
 	return 0;
+
+err:
+	platform_device_put(pdev);
+	return ret;
 }
 
 /* Unregisters the platform device (unbinding the core); idempotent. */
 void vchiq_sim_hw_unregister(struct vchiq_sim_hw *hw)
 {
-	if (hw->pdev)
-		platform_device_unregister(hw->pdev);
-	hw->pdev = NULL;
+	struct platform_device *pdev = hw->pdev;
+
+	WRITE_ONCE(hw->pdev, NULL);
+	if (pdev)
+		platform_device_unregister(pdev);
 }
 
 /*
@@ -176,7 +189,9 @@ struct workqueue_struct *vchiq_sim_hw_wq(struct vchiq_sim_hw *hw)
 /* The platform device's `struct device`, or NULL when it is not registered. */
 struct device *vchiq_sim_hw_dev(struct vchiq_sim_hw *hw)
 {
-	return hw->pdev ? &hw->pdev->dev : NULL;
+	struct platform_device *pdev = READ_ONCE(hw->pdev);
+
+	return pdev ? &pdev->dev : NULL;
 }
 
 unsigned int vchiq_sim_hw_irq(struct vchiq_sim_hw *hw)
