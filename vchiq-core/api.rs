@@ -244,6 +244,12 @@ impl Core {
                 }
             }
         }
+        if let Err(e) = inner.bulks.reserve() {
+            if let Some(n) = transfer.finish(None, &self.frags, cls) {
+                inner.bulks.free_fragment(n);
+            }
+            return Err(e);
+        }
         let cookie = inner.bulks.next_cookie();
         let pagelist = transfer.pagelist_bus();
         let r = self.wait_changed(inner, |i| {
@@ -278,12 +284,9 @@ impl Core {
             outcome: Outcome::Pending,
             transfer: Some(transfer),
         };
-        if let Err(e) = inner.bulks.push(entry) {
-            // Cannot happen often (a small allocation); the engine will report the bulk's
-            // completion for a cookie nobody knows, which is ignored; the transfer is lost,
-            // which unmaps it now, before the VideoCore touches it.
-            return Err(e);
-        }
+        // Room was reserved before the bulk was queued: once the VideoCore knows the
+        // pagelist, the transfer must stay mapped until it completes.
+        inner.bulks.push_reserved(entry);
         self.flush_doorbell(&mut inner);
         if mode != Mode::Blocking {
             return Ok(());

@@ -339,10 +339,20 @@ impl BulkTable {
         c
     }
 
-    /// Adds a queued bulk.
-    pub(crate) fn push(&mut self, e: Entry) -> Result {
-        self.entries.push(e, GFP_KERNEL)?;
+    /// Makes room for one more entry, so that [`BulkTable::push_reserved`] cannot fail.
+    pub(crate) fn reserve(&mut self) -> Result {
+        self.entries.reserve(1, GFP_KERNEL)?;
         Ok(())
+    }
+
+    /// Adds a queued bulk into the room made by [`BulkTable::reserve`] (under the same lock).
+    pub(crate) fn push_reserved(&mut self, e: Entry) {
+        if let Err(e) = self.entries.push_within_capacity(e) {
+            // Unreachable with a prior `reserve`; keep the transfer mapped rather than free
+            // memory the VideoCore was told about.
+            pr_err!("vchiq: bulk table full; leaking a transfer\n");
+            core::mem::forget(e);
+        }
     }
 
     /// The entry with `cookie`.

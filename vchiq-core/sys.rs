@@ -113,6 +113,12 @@ unsafe impl<T: ThreadBody> Send for Kthread<T> {}
 // SAFETY: `&Kthread` allows nothing.
 unsafe impl<T: ThreadBody> Sync for Kthread<T> {}
 
+/// The thread function handed to `kthread_create`.
+///
+/// # Safety
+///
+/// `data` must come from `Arc::<T>::into_foreign` and stay owned by the `Kthread` until the
+/// thread has returned.
 unsafe extern "C" fn kthread_trampoline<T: ThreadBody>(data: *mut c_void) -> c_int {
     // SAFETY: `data` came from `Arc::<T>::into_foreign` in `Kthread::start` and is only
     // reclaimed in `Drop`, after the thread has returned.

@@ -39,7 +39,7 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
         svc.get().bulk_transmit_blocking(&buf)?;
     }
     let bulk_ns = t0.elapsed().as_nanos().max(1);
-    let bulk_mbs = div(BULKS as i64 * MIB as i64 * 1000, bulk_ns);
+    let bulk_mbs = div(i64::from(BULKS) * MIB as i64 * 1000, bulk_ns);
     out.line(format_args!(
         "bench: 1 MiB bulk transmit {} MB/s ({} transfers)",
         bulk_mbs, BULKS
@@ -52,7 +52,7 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
         core::hint::black_box(&mut dst);
     }
     let copy_ns = t0.elapsed().as_nanos().max(1);
-    let copy_mbs = div(BULKS as i64 * MIB as i64 * 1000, copy_ns);
+    let copy_mbs = div(i64::from(BULKS) * MIB as i64 * 1000, copy_ns);
     // Per mille, in 32 bits (MB/s figures are small).
     let ratio = (bulk_mbs as u32).saturating_mul(1000) / (copy_mbs as u32).max(1);
     out.line(format_args!(

@@ -430,6 +430,12 @@ impl Drop for Message<'_> {
     }
 }
 
+/// The service callback handed to vchiq-core.
+///
+/// # Safety
+///
+/// Called by vchiq-core only, with an instance and the handle of a service opened by
+/// [`Instance::open`] with this `H`.
 unsafe extern "C" fn trampoline<H: Handler>(
     instance: *mut c_void,
     reason: c_int,
