@@ -13,6 +13,7 @@
 //! | `corrupt_header` | 1: the next message the VideoCore sends gets a size that does not fit its slot (the ARM's receive stream is corrupt for good); 2: it gets an unknown type (the ARM skips it). One-shot, reads back 0 once applied |
 //! | `stop` | non-zero: the VideoCore does not respond at all (VCHIQ_INIT fails with -ETIMEDOUT, doorbells are ignored); writing 0 resumes |
 //! | `refuse_reset` | non-zero: the core's `vc_reset` fails with -EBUSY, as with real firmware (the core keeps the memory; the next VCHIQ_INIT is refused) |
+//! | `pingpong` | non-zero: every doorbell from the ARM is answered with a doorbell, even with nothing to say (the yardstick for the core's `ping` benchmark: a bare round trip through the same interrupt path) |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
@@ -43,6 +44,7 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_file(c"delay_ms", &k.delay_ms);
     dir.read_write_file(c"drop_doorbell", &k.drop_doorbell);
     dir.read_write_file(c"refuse_reset", &k.refuse_reset);
+    dir.read_write_file(c"pingpong", &k.pingpong);
     dir.read_write_callback_file(c"refuse_open", &**sim, &show_refuse, &write_refuse);
     dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);

@@ -21,6 +21,8 @@ pub(crate) struct Knobs {
     pub(crate) stop: Atomic<u32>,
     /// Non-zero: `vc_reset` fails like real firmware would (the VideoCore keeps the memory).
     pub(crate) refuse_reset: Atomic<u32>,
+    /// Non-zero: every activation rings the ARM back, even with nothing to say.
+    pub(crate) pingpong: Atomic<u32>,
 }
 
 impl Knobs {
@@ -33,6 +35,7 @@ impl Knobs {
             corrupt_header: Atomic::new(0),
             stop: Atomic::new(0),
             refuse_reset: Atomic::new(0),
+            pingpong: Atomic::new(0),
         }
     }
 

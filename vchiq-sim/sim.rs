@@ -155,6 +155,9 @@ impl Sim {
             self.busy.end(stamp(&self.epoch));
             again
         };
+        if self.knobs.pingpong.load(Relaxed) != 0 {
+            self.ring_arm();
+        }
         if again {
             self.kick();
         }
