@@ -42,6 +42,11 @@ ktest bulk-large
 ktest open
 ktest close
 ktest bench
+# The yardstick: bare doorbell round trips through the same interrupt path.
+echo 1 >$SIM/pingpong
+t_run "doorbell ping (bare round trips)" sh -c "echo 2000 >$CORE/ping"
+echo 0 >$SIM/pingpong
+grep '^ping' $CORE/state >/dev/console
 
 # Fault knobs.
 echo 1 >$SIM/refuse_open
