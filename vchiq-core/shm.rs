@@ -134,8 +134,10 @@ impl SharedMem for RawShm {
     }
 }
 
-/// A zeroed vmalloc buffer with a [`RawShm`] window on it, for the KUnit suites.
+/// A zeroed vmalloc buffer with a [`RawShm`] window on it, for the KUnit suites of
+/// vchiq-kunit and vchiq-sim (which compile this file too); unused by the driver itself.
 #[cfg(CONFIG_KUNIT = "y")]
+#[allow(dead_code)]
 pub(crate) struct VmallocShm {
     /// Owns the memory behind `shm`; never touched after `new`.
     _buf: kernel::alloc::VVec<u32>,
@@ -143,6 +145,7 @@ pub(crate) struct VmallocShm {
 }
 
 #[cfg(CONFIG_KUNIT = "y")]
+#[allow(dead_code)]
 impl VmallocShm {
     /// Allocates `bytes` bytes (rounded down to whole words), zeroed.
     pub(crate) fn new(bytes: u32) -> Result<Self> {

@@ -19,8 +19,6 @@ mod cabi;
 mod debugfs;
 mod driver;
 mod engine;
-#[cfg(CONFIG_KUNIT = "y")]
-mod loopback;
 mod platform;
 mod services;
 mod shm;
