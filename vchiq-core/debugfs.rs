@@ -4,6 +4,7 @@
 //! mainline's `state` file: both sides' slot ranges and positions, the engine's counters, the
 //! interrupt counters, and every service opened through the API with its counters.
 
+use crate::fmt64::U64;
 use crate::state::Core;
 use core::fmt;
 use kernel::debugfs::{Dir, File};
@@ -129,7 +130,7 @@ fn write_state(core: &Arc<Core>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         b.len(),
         b.done,
         b.aborted,
-        b.bytes
+        U64(b.bytes)
     )?;
     writeln!(f, "held messages: {}", inner.services.held_count())?;
     for s in inner.services.entries() {

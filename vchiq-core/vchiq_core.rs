@@ -19,6 +19,7 @@ mod cabi;
 mod debugfs;
 mod driver;
 mod engine;
+mod fmt64;
 mod platform;
 mod services;
 mod shm;

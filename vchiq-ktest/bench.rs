@@ -5,6 +5,7 @@
 //! as the yardstick.
 
 use crate::tests::{config, ECHO, MSG_SYNC, WAIT_MS};
+use crate::fmt64::I64;
 use crate::util::{div, Collector, Ev, Report};
 use crate::vchiq::Instance;
 use kernel::alloc::KVVec;
@@ -42,7 +43,8 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
     let bulk_mbs = div(i64::from(BULKS) * MIB as i64 * 1000, bulk_ns);
     out.line(format_args!(
         "bench: 1 MiB bulk transmit {} MB/s ({} transfers)",
-        bulk_mbs, BULKS
+        I64(bulk_mbs),
+        BULKS
     ));
 
     let mut dst = KVVec::from_elem(0u8, MIB, GFP_KERNEL)?;
@@ -57,7 +59,7 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
     let ratio = (bulk_mbs as u32).saturating_mul(1000) / (copy_mbs as u32).max(1);
     out.line(format_args!(
         "bench: memcpy 1 MiB {} MB/s; bulk/memcpy = {}.{:03}",
-        copy_mbs,
+        I64(copy_mbs),
         ratio / 1000,
         ratio % 1000
     ));

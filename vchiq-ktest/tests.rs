@@ -3,6 +3,7 @@
 //! The tests, run by name from debugfs. Each returns an error on the first failure and writes
 //! what it did to the report.
 
+use crate::fmt64::{I64, U64};
 use crate::util::{div, Collector, Ev, Report, Rng};
 use crate::vchiq::{fourcc, BulkMode, Instance, MAX_MSG_SIZE};
 use crate::Ktest;
@@ -93,8 +94,9 @@ fn echo(inst: &Instance, n: u32, out: &mut Report) -> Result {
     }
     let us = div(t0.elapsed().as_nanos(), 1000);
     out.line(format_args!(
-        "echo: {n} messages, {bytes} bytes, all identical, {} us per round trip",
-        div(us, i64::from(n))
+        "echo: {n} messages, {} bytes, all identical, {} us per round trip",
+        U64(bytes),
+        I64(div(us, i64::from(n)))
     ));
     svc.close()?;
     if c.pending() != 1 {
@@ -219,8 +221,9 @@ fn bulk_align(inst: &Instance, out: &mut Report) -> Result {
     }
     let us = div(t0.elapsed().as_nanos(), 1000);
     out.line(format_args!(
-        "bulk-align: {n} round trips ({bytes} bytes) correct, guards intact, {} us each",
-        div(us, i64::from(n))
+        "bulk-align: {n} round trips ({} bytes) correct, guards intact, {} us each",
+        U64(bytes),
+        I64(div(us, i64::from(n)))
     ));
     svc.close()
 }

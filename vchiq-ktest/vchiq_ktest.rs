@@ -18,6 +18,8 @@ use kernel::{auxiliary, bindings, driver, new_mutex, InPlaceModule};
 mod vchiq;
 
 mod bench;
+#[path = "../vchiq-core/fmt64.rs"]
+mod fmt64;
 mod tests;
 mod util;
 

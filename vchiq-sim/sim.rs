@@ -26,6 +26,7 @@
 //!   did not call `vc_reset`. `Detached` refuses VCHIQ_INIT until `reset`, so a re-probe
 //!   fails cleanly.
 
+use crate::fmt64::U64;
 use crate::knobs::{bump, log_nth, Counters, Knobs};
 use crate::latency::{stamp, Latency};
 use crate::sys::HwRef;
@@ -290,7 +291,14 @@ impl Sim {
             ("activations", &self.busy),
         ] {
             let (n, total, max) = l.summary();
-            writeln!(f, "{name}: {n} total {total} us max {max} us")?;
+            // 64-bit values go through `U64`: `core` cannot format them on 32-bit ARM.
+            writeln!(
+                f,
+                "{name}: {} total {} us max {} us",
+                U64(n),
+                U64(total),
+                U64(max)
+            )?;
         }
         if let Vpu::Running(r) = &*vpu {
             r.describe(f)?;

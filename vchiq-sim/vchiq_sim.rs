@@ -18,6 +18,8 @@ use kernel::{prelude::*, sync::Arc};
 
 mod debugfs;
 mod engine;
+#[path = "../vchiq-core/fmt64.rs"]
+mod fmt64;
 mod host;
 mod knobs;
 mod latency;
