@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The VCHIQ protocol engine, compiled into this module from the very sources that the host
-//! tests, property tests, fuzzing and loom models exercise (`engine/src/`, see
-//! `Documentation/engine.md`). This file mirrors `engine/src/lib.rs`: the sources refer to
-//! each other only through `super::`, so they fit under any parent module.
+//! The VCHIQ protocol engine, compiled into vchiq-core (and, through this file, into vchiq-sim
+//! and vchiq-kunit) from the very sources that the host tests, property tests, fuzzing and
+//! loom models exercise (`engine/src/`, see `Documentation/engine.md`). This file mirrors
+//! `engine/src/lib.rs`: the sources refer to each other only through `super::`, so they fit
+//! under any parent module.
 
-// The engine is a library: this module does not use all of it (yet), and its `pub` items are
-// re-exported below only as far as the driver needs them.
+// The engine is a library: no one crate uses all of it.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 #![deny(unsafe_code)]
 // `engine::engine` mirrors the engine crate's own layout.
@@ -43,16 +43,20 @@ mod transfer;
 #[path = "engine/src/tx.rs"]
 mod tx;
 
+// The union of what the driver (ARM role), the simulator (VPU role) and the KUnit suites use:
+// this one file serves all three crates.
 pub(crate) use bulk::{BulkDir, BulkResult};
 pub(crate) use engine::{Engine, RxSlot, Tables};
 pub(crate) use error::Error;
 pub(crate) use event::RemoteEvent;
-pub(crate) use msg::HEADER_SIZE;
-pub(crate) use output::MsgRef;
-pub(crate) use output::{OutQueue, Output, Wait};
+pub(crate) use layout::{
+    MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
+    SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
+};
+pub(crate) use msg::{HEADER_SIZE, MAX_MSG_SIZE};
+pub(crate) use output::{MsgRef, OutQueue, Output, Stall, Stats, Wait};
 pub(crate) use quota::Quota;
-pub(crate) use service::Service;
-pub(crate) use service::{Handle, ServerOptions, ServiceParams};
+pub(crate) use service::{Handle, ServerOptions, Service, ServiceParams, SrvState};
 pub(crate) use shm::{Barrier, SharedMem};
 
 /// Converts an engine error into the kernel error with the same errno.

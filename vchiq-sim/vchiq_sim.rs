@@ -17,6 +17,7 @@
 use kernel::{prelude::*, sync::Arc};
 
 mod debugfs;
+#[path = "../vchiq-core/engine.rs"]
 mod engine;
 #[path = "../vchiq-core/fmt64.rs"]
 mod fmt64;
