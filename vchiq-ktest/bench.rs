@@ -4,8 +4,8 @@
 //! synchronous echo, throughput of 1 MiB bulk transmits, and memcpy of 1 MiB in the same VM
 //! as the yardstick.
 
-use crate::tests::{config, ECHO, MSG_SYNC, WAIT_MS};
 use crate::fmt64::I64;
+use crate::tests::{config, ECHO, MSG_SYNC, WAIT_MS};
 use crate::util::{div, Collector, Ev, Report};
 use crate::vchiq::Instance;
 use kernel::alloc::KVVec;
