@@ -38,6 +38,7 @@ pub(crate) fn run(k: &Arc<Ktest>, cmd: &str, out: &mut Report) -> Result {
         "open" => open_rules(&inst, out),
         "refused" => expect_refused(&inst, out),
         "close" => close_in_flight(&inst, out),
+        "remote-close" => remote_close(&inst, out),
         "stalled" => stalled(&inst, out),
         "bench" => crate::bench::run(&inst, out),
         _ => Err(EINVAL),
@@ -404,5 +405,40 @@ fn close_in_flight(inst: &Instance, out: &mut Report) -> Result {
         return Err(EPROTO);
     }
     drop(rx);
+    Ok(())
+}
+
+/// `remote-close`: the VideoCore closes the service (the plan sets the simulator's
+/// `close_open` knob while this waits): the client gets SERVICE_CLOSED and the handle is gone.
+fn remote_close(inst: &Instance, out: &mut Report) -> Result {
+    let c = Collector::new()?;
+    let svc = inst.open(ECHO, 3, 3, c.clone())?;
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&MSG_ECHO.to_le_bytes());
+    svc.get().queue(&[&msg])?;
+    c.wait_msg(WAIT_MS)?;
+    loop {
+        match c.wait(15_000) {
+            Ok(Ev::Closed) => break,
+            Ok(Ev::Msg(_)) => continue,
+            Ok(Ev::Bulk { .. }) => return Err(EPROTO),
+            Err(e) => {
+                out.line(format_args!("remote-close: no SERVICE_CLOSED: {e:?}"));
+                return Err(e);
+            }
+        }
+    }
+    match svc.close() {
+        Err(e) if e == EINVAL => {}
+        r => {
+            out.line(format_args!(
+                "closing a closed service: {r:?}, expected EINVAL"
+            ));
+            return Err(EPROTO);
+        }
+    }
+    out.line(format_args!(
+        "remote-close: SERVICE_CLOSED delivered, the handle is gone"
+    ));
     Ok(())
 }

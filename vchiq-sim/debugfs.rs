@@ -14,6 +14,7 @@
 //! | `stop` | non-zero: the VideoCore does not respond at all (VCHIQ_INIT fails with -ETIMEDOUT, doorbells are ignored); writing 0 resumes |
 //! | `refuse_reset` | non-zero: the core's `vc_reset` fails with -EBUSY, as with real firmware (the core keeps the memory; the next VCHIQ_INIT is refused) |
 //! | `pingpong` | non-zero: every doorbell from the ARM is answered with a doorbell, even with nothing to say (the yardstick for the core's `ping` benchmark: a bare round trip through the same interrupt path) |
+//! | `close_open` | write 1: the VideoCore closes every open service from its side at its next activation (the ARM's clients get SERVICE_CLOSED); one-shot |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
@@ -45,6 +46,7 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_file(c"drop_doorbell", &k.drop_doorbell);
     dir.read_write_file(c"refuse_reset", &k.refuse_reset);
     dir.read_write_file(c"pingpong", &k.pingpong);
+    dir.read_write_callback_file(c"close_open", &**sim, &show_close_open, &write_close_open);
     dir.read_write_callback_file(c"refuse_open", &**sim, &show_refuse, &write_refuse);
     dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
@@ -134,5 +136,16 @@ fn write_reset(sim: &Sim, r: &mut UserSliceReader) -> Result {
         return Err(EINVAL);
     }
     sim.reset();
+    Ok(())
+}
+
+fn show_close_open(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.close_open.load(Relaxed))
+}
+
+fn write_close_open(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    sim.knobs.close_open.store(read_u32(r)?, Relaxed);
+    // Act now, not at the next doorbell.
+    sim.kick();
     Ok(())
 }

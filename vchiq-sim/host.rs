@@ -307,6 +307,27 @@ pub(crate) struct Host {
 }
 
 impl Host {
+    /// Closes every open connection from the VideoCore's side (the `close_open` knob).
+    /// Returns how many closes were queued.
+    pub(crate) fn close_all_open(&mut self, eng: &VpuEngine) -> u32 {
+        let mut n = 0;
+        for (i, l) in self.desk.listeners.iter().enumerate() {
+            let Some(h) = l.handle.filter(|_| l.live) else {
+                continue;
+            };
+            if eng.service_state(h) == Ok(SrvState::Open)
+                && self
+                    .desk
+                    .outbox
+                    .push(Op::Close { lid: Lid(i) }, GFP_KERNEL)
+                    .is_ok()
+            {
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Creates every service of `services::ALL` and lets each register its listeners.
     pub(crate) fn new(eng: &mut VpuEngine, counters: &Counters) -> Result<Self> {
         let mut host = Host {

@@ -23,6 +23,8 @@ pub(crate) struct Knobs {
     pub(crate) refuse_reset: Atomic<u32>,
     /// Non-zero: every activation rings the ARM back, even with nothing to say.
     pub(crate) pingpong: Atomic<u32>,
+    /// One-shot: the next activation closes every open service from the VideoCore's side.
+    pub(crate) close_open: Atomic<u32>,
 }
 
 impl Knobs {
@@ -36,6 +38,7 @@ impl Knobs {
             stop: Atomic::new(0),
             refuse_reset: Atomic::new(0),
             pingpong: Atomic::new(0),
+            close_open: Atomic::new(0),
         }
     }
 

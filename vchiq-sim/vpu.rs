@@ -210,6 +210,10 @@ impl Running {
         if armed != Corruption::None {
             self.eng.shm().arm(armed);
         }
+        if knobs.close_open.xchg(0, Relaxed) != 0 {
+            let n = self.host.close_all_open(&self.eng);
+            pr_info!("closing {} open services from the VideoCore's side\n", n);
+        }
         let refuse = knobs.refuse_open.load(Relaxed) != 0;
         self.host.apply_refuse(&mut self.eng, refuse, counters);
         self.host.drain(&mut self.eng, counters);

@@ -41,6 +41,16 @@ t_run "the simulator saw every fun2 transfer intact" test "$(counter fun2_mismat
 ktest bulk-large
 ktest open
 ktest close
+# Close from the VideoCore's side, while the client waits.
+remote_close() {
+	(echo remote-close >$KT/run) &
+	local pid=$!
+	sleep 2
+	echo 1 >$SIM/close_open
+	wait $pid
+}
+t_run "ktest remote-close (the VideoCore closes the service)" remote_close
+cat $KT/result >/dev/console
 ktest bench
 # The yardstick: bare doorbell round trips through the same interrupt path.
 echo 1 >$SIM/pingpong

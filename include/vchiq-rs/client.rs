@@ -386,9 +386,10 @@ impl<'a, H: Handler> Service<'a, H> {
         // SAFETY: valid instance and handle.
         let r = check(unsafe { vchiq_close_service(self.svc.instance, self.svc.handle) });
         match r {
-            Ok(()) | Err(ESHUTDOWN) => {
-                // SAFETY: after a completed close (or with the device gone) no callback runs
-                // any more: vchiq-core delivers SERVICE_CLOSED before the close completes.
+            Ok(()) | Err(ESHUTDOWN) | Err(EINVAL) => {
+                // SAFETY: after a completed close, with the device gone, or for a service the
+                // VideoCore already closed (the handle is unknown: EINVAL), no callback runs
+                // any more: vchiq-core delivers SERVICE_CLOSED before it forgets a service.
                 drop(unsafe { <Arc<H> as ForeignOwnable>::from_foreign(self.userdata) })
             }
             // The VideoCore did not confirm the close: callbacks may still come, so the
