@@ -28,7 +28,8 @@ pub(crate) fn run(inst: &Instance, out: &mut Report) -> Result {
     let rt_ns = div(t0.elapsed().as_nanos(), i64::from(ROUND_TRIPS));
     out.line(format_args!(
         "bench: sync round trip {} ns ({} iterations)",
-        rt_ns, ROUND_TRIPS
+        I64(rt_ns),
+        ROUND_TRIPS
     ));
 
     let buf = KVVec::from_elem(0x5au8, MIB, GFP_KERNEL)?;
