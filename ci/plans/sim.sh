@@ -4,7 +4,7 @@
 # leave nothing behind (kmemleak, run by /init after the plan).
 SIMD=/sys/kernel/debug/vchiq-sim
 SIMDEV=/sys/bus/platform/devices/vchiq-sim
-SIM_KNOBS="delay_ms refuse_open drop_doorbell corrupt_header stop refuse_reset"
+SIM_KNOBS="delay_ms refuse_open drop_doorbell corrupt_header stop refuse_reset pingpong close_open"
 SIM_COUNTERS="inits refused_inits resets refused_resets bell2 doorbells doorbells_dropped messages messages_tx opens
 	bulks bulk_mismatches bulk_errors fun2_mismatches corrupted errors rounds"
 
@@ -60,7 +60,7 @@ t_run "state is off" state_off
 
 knob_rw() {
 	local k
-	for k in delay_ms refuse_open drop_doorbell stop refuse_reset; do
+	for k in delay_ms refuse_open drop_doorbell stop refuse_reset pingpong close_open; do
 		echo 3 >$SIMD/$k || return 1
 		[ "$(cat $SIMD/$k)" = 3 ] || { echo "$k reads '$(cat $SIMD/$k)'"; return 1; }
 		echo 0 >$SIMD/$k || return 1
