@@ -138,16 +138,18 @@ impl PinnedDrop for DeviceData<'_> {
         // Clients first: their remove() shuts their instances down while the core works.
         this.aux.clear();
         this.debugfs.take();
-        // Tell waiters the device is gone, then stop the threads.
+        // Tell waiters the device is gone: from here on nothing touches the engine.
         {
             let mut inner = this.core.inner.lock();
             inner.dead = true;
-            // Unmaps every transfer still in flight.
-            inner.bulks.clear();
             this.core.changed.notify_all();
         }
-        this.threads.take();
+        // Ask the VideoCore to let go of the memory before unmapping anything it might still
+        // be moving data into (a real one never does; the simulator does).
         this.mem.keep = !this.core.platform.release_memory();
+        // Unmaps every transfer still in flight.
+        this.core.inner.lock().bulks.clear();
+        this.threads.take();
         dev_info!(this.core.dev, "unbound\n");
     }
 }
