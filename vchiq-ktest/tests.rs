@@ -181,8 +181,9 @@ fn fun2_once(
     Ok(None)
 }
 
-/// `bulk-align`: every start alignment 0..63 and every size modulo 64, up to 16 KiB (fun2's
-/// limit), both directions, guards and data checked here and the data by the simulator.
+/// `bulk-align`: every start alignment 0..63 and every size modulo 64, from 0 bytes up to
+/// 16 KiB (fun2's limit), both directions, guards and data checked here and the data by the
+/// simulator.
 fn bulk_align(inst: &Instance, out: &mut Report) -> Result {
     let c = Collector::new()?;
     let svc = inst.open(FUN2, 3, 3, c.clone())?;
@@ -194,7 +195,8 @@ fn bulk_align(inst: &Instance, out: &mut Report) -> Result {
     let t0 = Instant::<Monotonic>::now();
     for align in 0..64usize {
         for r in 0..64usize {
-            let len = (r + 64 * ((align * 5 + r * 3) % 256)).max(1);
+            // Alignment 0 with size 0 is the one zero-length round trip.
+            let len = r + 64 * ((align * 5 + r * 3) % 256);
             if let Some(why) = fun2_once(&svc, &c, &mut tx, &mut rx, len, align, n)? {
                 out.line(format_args!(
                     "transfer {n}: {len} bytes at alignment {align}: {why}"
