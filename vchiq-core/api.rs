@@ -87,8 +87,16 @@ impl Core {
     /// had its SERVICE_CLOSED callback.
     pub(crate) fn close(&self, handle: Handle) -> Result {
         let mut inner = self.inner.lock();
-        if inner.services.get(handle).is_none() {
-            return Err(EINVAL);
+        match inner.services.get(handle).map(|e| e.phase) {
+            None => return Err(EINVAL),
+            Some(Phase::Closed) => {
+                // Closed already (by the VideoCore): its SERVICE_CLOSED callback may still be
+                // running. Wait until it has been delivered, so that the client may free what
+                // the callback uses, and report the handle as gone, as after the delivery.
+                let _inner = self.wait_changed(inner, |i| Ok(i.services.get(handle).is_none()))?;
+                return Err(EINVAL);
+            }
+            Some(_) => {}
         }
         let inner = self.wait_changed(inner, |i| match i.engine.close_service(handle) {
             Ok(()) => Ok(true),
