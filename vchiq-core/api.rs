@@ -7,7 +7,9 @@
 
 use crate::bulk::{Entry as BulkEntry, Mode, Outcome, Transfer};
 use crate::engine::to_kernel_err;
-use crate::engine::{BulkDir, Error as EngineError, Handle, ServiceParams};
+use crate::engine::{
+    BulkDir, Error as EngineError, Handle, ServiceParams, HEADER_SIZE, MAX_MSG_SIZE,
+};
 use crate::services::{Client, Phase};
 use crate::state::{ConnectState, Core};
 use core::ffi::c_void;
@@ -152,6 +154,43 @@ impl Core {
         Ok(())
     }
 
+    /// Copies a message delivered to `handle`'s client (its 8-byte header, then the payload,
+    /// with the size the engine validated) into `buf`, and releases it. Returns the payload
+    /// size. `EMSGSIZE` (the message stays held) if `buf` is too short; `EINVAL` if the
+    /// message is not held (released, or its service closed).
+    pub(crate) fn take_message(
+        &self,
+        handle: Handle,
+        header: *const u8,
+        buf: &mut [u8],
+    ) -> Result<u32> {
+        let off = self.slot_offset(header).ok_or(EINVAL)?;
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ESHUTDOWN);
+        }
+        let msg = inner.services.held_msg(handle, off).ok_or(EINVAL)?;
+        let total = HEADER_SIZE
+            .checked_add(msg.size)
+            .filter(|t| *t <= HEADER_SIZE + MAX_MSG_SIZE)
+            .ok_or(EINVAL)?;
+        let dst = buf.get_mut(..total as usize).ok_or(EMSGSIZE)?;
+        if !self.shm.read_bytes(off, dst) {
+            return Err(EINVAL);
+        }
+        // The size as validated, whatever the slot says now.
+        if let Some(size) = dst.get_mut(4..8) {
+            size.copy_from_slice(&msg.size.to_ne_bytes());
+        }
+        if let Some(e) = inner.services.get(handle) {
+            e.queue.retain(|h| *h != off);
+        }
+        let msg = inner.services.unhold(handle, off).ok_or(EINVAL)?;
+        inner.engine.release(&msg).map_err(to_kernel_err)?;
+        self.flush_doorbell(&mut inner);
+        Ok(msg.size)
+    }
+
     /// `vchiq_msg_queue_push`: keeps a delivered message for a later `msg_hold`.
     pub(crate) fn msg_queue_push(&self, handle: Handle, header: *const u8) -> Result {
         let off = self.slot_offset(header).ok_or(EINVAL)?;
@@ -228,15 +267,58 @@ impl Core {
         mode: Mode,
         userdata: *mut c_void,
     ) -> Result {
-        let client = {
-            let mut inner = self.inner.lock();
-            let e = inner.services.get(handle).ok_or(EINVAL)?;
-            if e.phase != Phase::Open {
-                return Err(EINVAL);
-            }
-            e.client
-        };
-        let mut transfer = Transfer::new_kernel(&self.dev, buf, len, dir)?;
+        let client = self.open_client(handle)?;
+        let transfer = Transfer::new_kernel(&self.dev, buf, len, dir)?;
+        let cookie = self.bulk_queue(handle, client, transfer, dir, mode, userdata)?;
+        if mode != Mode::Blocking {
+            return Ok(());
+        }
+        let r = self.bulk_wait(cookie, client.instance);
+        if r == Err(EINTR) {
+            // Leave it to complete in the background as a no-callback bulk.
+            self.bulk_forget(cookie, client.instance);
+        }
+        r
+    }
+
+    /// Queues a bulk transfer of the calling process's memory at `uaddr` (pinned until it
+    /// ends). Returns the transfer's cookie; a blocking transfer is then waited for with
+    /// [`Core::bulk_wait`], and forgotten with [`Core::bulk_forget`] if nobody will wait.
+    pub(crate) fn bulk_user(
+        &self,
+        handle: Handle,
+        uaddr: usize,
+        len: u32,
+        dir: BulkDir,
+        mode: Mode,
+        userdata: *mut c_void,
+    ) -> Result<u32> {
+        let client = self.open_client(handle)?;
+        let transfer = Transfer::new_user(&self.dev, uaddr, len, dir)?;
+        self.bulk_queue(handle, client, transfer, dir, mode, userdata)
+    }
+
+    /// The client of an open service.
+    fn open_client(&self, handle: Handle) -> Result<Client> {
+        let mut inner = self.inner.lock();
+        let e = inner.services.get(handle).ok_or(EINVAL)?;
+        if e.phase != Phase::Open {
+            return Err(EINVAL);
+        }
+        Ok(e.client)
+    }
+
+    /// Hands a mapped transfer to the VideoCore; returns its cookie.
+    fn bulk_queue(
+        &self,
+        handle: Handle,
+        client: Client,
+        mut transfer: Transfer,
+        dir: BulkDir,
+        mode: Mode,
+        userdata: *mut c_void,
+    ) -> Result<u32> {
+        let len = transfer.len();
         let cls = self.platform.cache_line_size();
         let mut inner = self.inner.lock();
         if transfer.needs_fragment(cls) {
@@ -296,32 +378,72 @@ impl Core {
         // pagelist, the transfer must stay mapped until it completes.
         inner.bulks.push_reserved(entry);
         self.flush_doorbell(&mut inner);
-        if mode != Mode::Blocking {
-            return Ok(());
-        }
-        // Blocking: no timeout, the transfer owns the buffer until it ends.
+        Ok(cookie)
+    }
+
+    /// Waits for blocking transfer `cookie` of `instance` to end: `Ok` when done, `EINVAL`
+    /// if aborted or unknown, `EINTR` on a signal (the transfer stays queued, and may be
+    /// waited for again), `ESHUTDOWN` if the device went away. No timeout: the transfer owns
+    /// its buffer until it ends.
+    pub(crate) fn bulk_wait(&self, cookie: u32, instance: *mut c_void) -> Result {
+        let mut inner = self.inner.lock();
         loop {
             if inner.dead {
                 return Err(ESHUTDOWN);
             }
-            match inner.bulks.get(cookie).map(|e| e.outcome) {
-                Some(Outcome::Done(_)) => {
+            let outcome = match inner.bulks.get(cookie) {
+                Some(e) if e.mode == Mode::Blocking && e.is_of(instance) => e.outcome,
+                _ => return Err(EINVAL),
+            };
+            match outcome {
+                Outcome::Done(_) => {
                     let _ = inner.bulks.take(cookie);
                     return Ok(());
                 }
-                Some(Outcome::Aborted) | None => {
+                Outcome::Aborted => {
                     let _ = inner.bulks.take(cookie);
                     return Err(EINVAL);
                 }
-                Some(Outcome::Pending) => {}
+                Outcome::Pending => {}
             }
             if self.changed.wait_interruptible(&mut inner) {
-                // Leave it to complete in the background as a no-callback bulk.
-                if let Some(e) = inner.bulks.get(cookie) {
-                    e.mode = Mode::NoCallback;
-                }
                 return Err(EINTR);
             }
         }
+    }
+
+    /// Gives up waiting for blocking transfer `cookie` of `instance`: it completes in the
+    /// background (or is collected now if it has ended).
+    pub(crate) fn bulk_forget(&self, cookie: u32, instance: *mut c_void) {
+        let mut inner = self.inner.lock();
+        let ended = match inner.bulks.get(cookie) {
+            Some(e) if e.mode == Mode::Blocking && e.is_of(instance) => {
+                e.mode = Mode::NoCallback;
+                e.outcome != Outcome::Pending
+            }
+            _ => return,
+        };
+        if ended {
+            let _ = inner.bulks.take(cookie);
+        }
+    }
+
+    /// `SET_SERVICE_OPTION` for the quotas: 0 keeps the current value.
+    pub(crate) fn set_quota(&self, handle: Handle, slot_quota: u16, msg_quota: u16) -> Result {
+        let mut inner = self.inner.lock();
+        inner.services.get(handle).ok_or(EINVAL)?;
+        inner
+            .engine
+            .set_quota(handle, slot_quota, msg_quota)
+            .map_err(to_kernel_err)?;
+        // Senders waiting for quota may go on.
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// The client id of a service (the VideoCore's, for services it opened; ours otherwise).
+    pub(crate) fn client_id(&self, handle: Handle) -> Result<u32> {
+        let inner = self.inner.lock();
+        inner.engine.client_id(handle).map_err(to_kernel_err)
     }
 }

@@ -15,7 +15,7 @@
 use crate::engine::BulkDir;
 use crate::services::Client;
 use crate::shm::RawShm;
-use crate::sys::{self, CoherentBuf, DmaPages};
+use crate::sys::{self, CoherentBuf, DmaPages, PinnedPages};
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use kernel::bindings;
@@ -67,8 +67,11 @@ impl Mode {
 /// A mapped buffer and its pagelist.
 pub(crate) struct Transfer {
     pagelist: CoherentBuf,
-    /// Kept alive until completion: unmapping hands the pages back to the CPU.
+    /// Kept alive until completion: unmapping hands the pages back to the CPU. Declared
+    /// before `_pinned`, so that it drops (unmaps) before the pages are unpinned.
     dma: Option<DmaPages>,
+    /// User pages pinned for the transfer (none for kernel buffers).
+    _pinned: Option<PinnedPages>,
     pages: KVec<NonNull<bindings::page>>,
     /// Offset of the first byte in the first page (CPU side).
     offset: u32,
@@ -82,7 +85,8 @@ pub(crate) struct Transfer {
 }
 
 // SAFETY: the page pointers refer to pages the transfer keeps (kernel buffers owned by the
-// caller until completion); they are only used to copy fragments, from any thread.
+// caller until completion, or user pages it pinned); they are only used to copy fragments,
+// from any thread.
 unsafe impl Send for Transfer {}
 
 impl Transfer {
@@ -116,51 +120,89 @@ impl Transfer {
                 dir == BulkDir::Transmit,
             )?)
         };
-        Self::with_pages(dev, pages, dma, offset as u32, len, dir)
+        Self::with_pages(dev, pages, dma, None, offset as u32, len, dir)
+    }
+
+    /// Pins and maps `len` bytes of the current process's memory at user address `uaddr`
+    /// (`EFAULT` if any of it is not mapped, or not writable for a receive) and writes the
+    /// pagelist. The pages stay pinned until the transfer is dropped.
+    pub(crate) fn new_user(dev: &Device, uaddr: usize, len: u32, dir: BulkDir) -> Result<Self> {
+        if len > MAX_BULK {
+            return Err(EINVAL);
+        }
+        if uaddr == 0 && len != 0 {
+            return Err(EFAULT);
+        }
+        let offset = uaddr % PL_PAGE;
+        let span = offset.checked_add(len as usize).ok_or(EFAULT)?;
+        uaddr.checked_add(len as usize).ok_or(EFAULT)?;
+        let npages = if len == 0 { 0 } else { span.div_ceil(PL_PAGE) };
+        let pinned = PinnedPages::pin(uaddr - offset, npages, dir == BulkDir::Receive)?;
+        let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
+        let mut raw = KVec::with_capacity(npages, GFP_KERNEL)?;
+        for &p in pinned.pages() {
+            pages.push(NonNull::new(p).ok_or(EFAULT)?, GFP_KERNEL)?;
+            raw.push(p, GFP_KERNEL)?;
+        }
+        let dma = if npages == 0 {
+            None
+        } else {
+            Some(DmaPages::map(
+                dev,
+                &mut raw,
+                offset as u32,
+                len,
+                dir == BulkDir::Transmit,
+            )?)
+        };
+        Self::with_pages(dev, pages, dma, Some(pinned), offset as u32, len, dir)
     }
 
     fn with_pages(
         dev: &Device,
         pages: KVec<NonNull<bindings::page>>,
         dma: Option<DmaPages>,
+        pinned: Option<PinnedPages>,
         offset: u32,
         len: u32,
         dir: BulkDir,
     ) -> Result<Self> {
         // Runs: every mapped segment, merged with the previous run when contiguous.
         let mut runs: KVec<(u64, u32)> = KVec::new();
-        if let Some(dma) = &dma {
-            for i in 0..dma.segments() {
-                let (addr, seg_len) = dma.segment(i).ok_or(EINVAL)?;
-                let start = addr & !(PL_PAGE as u64 - 1);
-                let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;
-                // 32-bit arithmetic: a segment spans far less than 4 GiB.
-                let mut npages = u32::try_from(end - start)
-                    .map_err(|_| EINVAL)?
-                    .div_ceil(PL_PAGE as u32);
-                let mut start = start;
-                if let Some(last) = runs.last_mut() {
-                    let last_end = last.0 + u64::from(last.1) * PL_PAGE as u64;
-                    if last_end == start {
-                        // The count field holds at most 4096 pages.
-                        let add = core::cmp::min(npages, 4096 - last.1);
-                        last.1 += add;
-                        npages -= add;
-                        start += u64::from(add) * PL_PAGE as u64;
-                    }
+        let segments = match &dma {
+            Some(d) => d.segment_list()?,
+            None => KVec::new(),
+        };
+        for &(addr, seg_len) in segments.iter() {
+            let start = addr & !(PL_PAGE as u64 - 1);
+            let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;
+            // 32-bit arithmetic: a segment spans far less than 4 GiB.
+            let mut npages = u32::try_from(end - start)
+                .map_err(|_| EINVAL)?
+                .div_ceil(PL_PAGE as u32);
+            let mut start = start;
+            if let Some(last) = runs.last_mut() {
+                let last_end = last.0 + u64::from(last.1) * PL_PAGE as u64;
+                if last_end == start {
+                    // The count field holds at most 4096 pages.
+                    let add = core::cmp::min(npages, 4096 - last.1);
+                    last.1 += add;
+                    npages -= add;
+                    start += u64::from(add) * PL_PAGE as u64;
                 }
-                while npages > 0 {
-                    let n = core::cmp::min(npages, 4096);
-                    runs.push((start, n), GFP_KERNEL)?;
-                    npages -= n;
-                    start += u64::from(n) * PL_PAGE as u64;
-                }
+            }
+            while npages > 0 {
+                let n = core::cmp::min(npages, 4096);
+                runs.push((start, n), GFP_KERNEL)?;
+                npages -= n;
+                start += u64::from(n) * PL_PAGE as u64;
             }
         }
         // The bus offset of the first byte: where the first run's data starts.
-        let pl_offset = match &dma {
-            Some(d) => (d.segment(0).ok_or(EINVAL)?.0 as u32) & (PL_PAGE as u32 - 1),
-            None => offset,
+        let pl_offset = match (&dma, segments.first()) {
+            (Some(_), Some(first)) => (first.0 as u32) & (PL_PAGE as u32 - 1),
+            (Some(_), None) => return Err(EINVAL),
+            (None, _) => offset,
         };
         let words = 2 + runs.len();
         let size = u32::try_from(words * 4).map_err(|_| EINVAL)?;
@@ -178,6 +220,7 @@ impl Transfer {
         Ok(Self {
             pagelist,
             dma,
+            _pinned: pinned,
             pages,
             offset,
             pl_offset,
@@ -185,6 +228,11 @@ impl Transfer {
             dir,
             fragment: None,
         })
+    }
+
+    /// The number of bytes to move.
+    pub(crate) fn len(&self) -> u32 {
+        self.len
     }
 
     /// The pagelist's bus address (32-bit by the DMA mask).
@@ -284,6 +332,13 @@ pub(crate) struct Entry {
     pub(crate) outcome: Outcome,
     /// Mapping and pagelist, until completion.
     pub(crate) transfer: Option<Transfer>,
+}
+
+impl Entry {
+    /// Whether the bulk was queued by `instance`.
+    pub(crate) fn is_of(&self, instance: *mut c_void) -> bool {
+        self.client.is_some_and(|c| c.instance == instance)
+    }
 }
 
 /// The bulks in flight and the fragment pool.

@@ -418,3 +418,137 @@ pub(crate) unsafe extern "C" fn vchiq_msg_hold(
         .msg_hold(Handle(handle))
         .map_or(core::ptr::null_mut(), |p| p.cast()))
 }
+
+/// Queues a bulk transfer of the calling process's memory: `data` is a user address, pinned
+/// until the transfer ends (`dir` 0 transmits, 1 receives). `*pcookie` receives the
+/// transfer's cookie; a `VCHIQ_BULK_MODE_BLOCKING` transfer does not wait here: the caller
+/// waits with `vchiq_rs_bulk_wait` and, if it gives up, calls `vchiq_rs_bulk_forget`.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `pcookie` valid for a write. Called in the context of the
+/// process that owns `data`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_bulk_user(
+    instance: *mut c_void,
+    service: c_uint,
+    data: *mut c_void,
+    size: c_uint,
+    userdata: *mut c_void,
+    mode: c_int,
+    dir: c_int,
+    pcookie: *mut u32,
+) -> c_int {
+    let (Some(mode), false) = (Mode::from_raw(mode), pcookie.is_null()) else {
+        return EINVAL.to_errno();
+    };
+    let dir = match dir {
+        0 => BulkDir::Transmit,
+        1 => BulkDir::Receive,
+        _ => return EINVAL.to_errno(),
+    };
+    with_instance!(instance, EINVAL.to_errno(), |core| {
+        match core.bulk_user(Handle(service), data as usize, size, dir, mode, userdata) {
+            Ok(cookie) => {
+                // SAFETY: checked non-null; valid per the caller's contract.
+                unsafe { *pcookie = cookie };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    })
+}
+
+/// Waits (interruptibly) for a blocking transfer queued by this instance with
+/// `vchiq_rs_bulk_user`: 0 when done, `-EINVAL` if aborted or unknown, `-EINTR` on a
+/// signal (the transfer stays queued and may be waited for again).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_bulk_wait(instance: *mut c_void, cookie: u32) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.bulk_wait(cookie, instance)
+    ))
+}
+
+/// Gives up waiting for a blocking transfer of this instance: it ends in the background.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_bulk_forget(instance: *mut c_void, cookie: u32) {
+    with_instance!(instance, (), |core| core.bulk_forget(cookie, instance))
+}
+
+/// Sets a service's slot and message quotas (0 keeps the current value; a quota below what is
+/// in use is `-EINVAL`).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_set_quota(
+    instance: *mut c_void,
+    service: c_uint,
+    slot_quota: u16,
+    msg_quota: u16,
+) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(core.set_quota(
+        Handle(service),
+        slot_quota,
+        msg_quota
+    )))
+}
+
+/// The client id of a service (non-negative), or a negative errno.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_client_id(
+    instance: *mut c_void,
+    service: c_uint,
+) -> c_int {
+    with_instance!(
+        instance,
+        EINVAL.to_errno(),
+        |core| match core.client_id(Handle(service)) {
+            Ok(id) => (id & 0x7fff_ffff) as c_int,
+            Err(e) => e.to_errno(),
+        }
+    )
+}
+
+/// Copies a message delivered to this instance's service `service` (header pointer from the
+/// callback) into `buf` (header and payload) and releases it. Returns the payload size, or
+/// `-EMSGSIZE` if `buf` is too short (the message stays held), `-EINVAL` if not held.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `buf` valid for `len` bytes of writes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_take_message(
+    instance: *mut c_void,
+    service: c_uint,
+    header: *mut c_void,
+    buf: *mut c_void,
+    len: c_uint,
+) -> c_int {
+    if buf.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: valid for `len` bytes (caller's contract).
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len as usize) };
+    with_instance!(instance, EINVAL.to_errno(), |core| match core.take_message(
+        Handle(service),
+        header.cast(),
+        buf
+    ) {
+        Ok(n) => n as c_int,
+        Err(e) => e.to_errno(),
+    })
+}

@@ -171,6 +171,14 @@ impl Registry {
         self.held.remove(i).ok().map(|h| h.msg)
     }
 
+    /// The held message of `handle` whose header is at `header`.
+    pub(crate) fn held_msg(&self, handle: Handle, header: u32) -> Option<MsgRef> {
+        self.held
+            .iter()
+            .find(|h| h.handle == handle && h.header == header)
+            .map(|h| h.msg)
+    }
+
     /// Whether `handle` holds the message at `header`.
     pub(crate) fn holds(&self, handle: Handle, header: u32) -> bool {
         self.held

@@ -51,12 +51,12 @@ extern "C" {
         to_dev: bool,
     );
     fn vchiq_sys_sg_count(sgt: *mut bindings::sg_table) -> u32;
-    fn vchiq_sys_sg_seg(
+    fn vchiq_sys_sg_fill(
         sgt: *mut bindings::sg_table,
-        i: u32,
-        addr: *mut u64,
-        len: *mut u32,
-    ) -> bool;
+        addrs: *mut u64,
+        lens: *mut u32,
+        max: u32,
+    ) -> u32;
     fn vchiq_sys_kmap(page: *mut bindings::page) -> *mut c_void;
     fn vchiq_sys_kunmap(addr: *mut c_void);
     fn vchiq_sys_coherent_alloc(
@@ -297,12 +297,27 @@ impl DmaPages {
         unsafe { vchiq_sys_sg_count(self.sgt.as_ptr()) }
     }
 
-    /// Bus address and length of mapped segment `i`.
-    pub(crate) fn segment(&self, i: u32) -> Option<(u64, u32)> {
-        let (mut addr, mut len) = (0u64, 0u32);
-        // SAFETY: `sgt` is a valid mapped table; the out-pointers are valid.
-        unsafe { vchiq_sys_sg_seg(self.sgt.as_ptr(), i, &mut addr, &mut len) }
-            .then_some((addr, len))
+    /// The bus address and length of every mapped segment, in order (one pass).
+    pub(crate) fn segment_list(&self) -> Result<KVec<(u64, u32)>> {
+        let n = self.segments();
+        let mut addrs = KVec::<u64>::with_capacity(n as usize, GFP_KERNEL)?;
+        let mut lens = KVec::<u32>::with_capacity(n as usize, GFP_KERNEL)?;
+        // SAFETY: `sgt` is a valid mapped table (type invariant); both arrays have room for
+        // `n` elements.
+        let got = unsafe {
+            vchiq_sys_sg_fill(self.sgt.as_ptr(), addrs.as_mut_ptr(), lens.as_mut_ptr(), n)
+        };
+        let got = core::cmp::min(got, n) as usize;
+        // SAFETY: the helper initialised the first `got` elements of each array.
+        unsafe {
+            addrs.inc_len(got);
+            lens.inc_len(got);
+        }
+        let mut v = KVec::with_capacity(got, GFP_KERNEL)?;
+        for (a, l) in addrs.iter().zip(lens.iter()) {
+            v.push((*a, *l), GFP_KERNEL)?;
+        }
+        Ok(v)
     }
 }
 
@@ -326,6 +341,81 @@ pub(crate) unsafe fn copy_to_page(page: NonNull<bindings::page>, offset: usize, 
     unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), base.add(offset), src.len()) };
     // SAFETY: `base` was returned by `vchiq_sys_kmap` just above.
     unsafe { vchiq_sys_kunmap(base.cast()) };
+}
+
+/// User pages pinned for a bulk transfer (`pin_user_pages_fast`), unpinned on drop.
+///
+/// # Invariants
+///
+/// Every pointer in `pages` is a page pinned by this value, released only in `Drop`.
+pub(crate) struct PinnedPages {
+    pages: KVec<*mut bindings::page>,
+    /// The device writes the pages (a receive): mark them dirty when unpinning.
+    dirty: bool,
+}
+
+// SAFETY: pinned pages may be unpinned from any thread.
+unsafe impl Send for PinnedPages {}
+
+impl PinnedPages {
+    /// Pins `n` pages of the current process from page-aligned user address `start`, for
+    /// writing by the device if `write`. `EFAULT` if any page is not mapped (or not writable).
+    pub(crate) fn pin(start: usize, n: usize, write: bool) -> Result<Self> {
+        let mut pages = KVec::<*mut bindings::page>::with_capacity(n, GFP_KERNEL)?;
+        let flags = if write { bindings::FOLL_WRITE } else { 0 };
+        // INVARIANT: only pages pinned below are added; on error `Drop` unpins them.
+        let mut this = Self {
+            pages: KVec::new(),
+            dirty: write,
+        };
+        while pages.len() < n {
+            let done = pages.len();
+            let want = c_int::try_from(n - done).map_err(|_| EINVAL)?;
+            let addr = start
+                .checked_add(done * kernel::page::PAGE_SIZE)
+                .ok_or(EFAULT)?;
+            // SAFETY: `pages` has room for `want` more pointers after its length; the call
+            // pins pages of the current mm and reports how many it wrote.
+            let got = unsafe {
+                bindings::pin_user_pages_fast(addr, want, flags, pages.as_mut_ptr().add(done))
+            };
+            if got <= 0 {
+                // The pages pinned so far are unpinned by `this`'s drop.
+                this.pages = pages;
+                return Err(if got == 0 {
+                    EFAULT
+                } else {
+                    Error::from_errno(got)
+                });
+            }
+            let got = core::cmp::min(got as usize, n - done);
+            // SAFETY: the call wrote `got` page pointers after the first `done`.
+            unsafe { pages.inc_len(got) };
+        }
+        this.pages = pages;
+        Ok(this)
+    }
+
+    /// The pinned pages, in order.
+    pub(crate) fn pages(&self) -> &[*mut bindings::page] {
+        &self.pages
+    }
+}
+
+impl Drop for PinnedPages {
+    fn drop(&mut self) {
+        if self.pages.is_empty() {
+            return;
+        }
+        // SAFETY: every page was pinned by this value (type invariant) and is released once.
+        unsafe {
+            bindings::unpin_user_pages_dirty_lock(
+                self.pages.as_mut_ptr(),
+                self.pages.len(),
+                self.dirty,
+            )
+        };
+    }
 }
 
 /// A small coherent DMA buffer (a bulk's pagelist), allocated while the device is bound.

@@ -149,19 +149,19 @@ u32 vchiq_sys_sg_count(struct sg_table *sgt)
 	return sgt->nents;
 }
 
-bool vchiq_sys_sg_seg(struct sg_table *sgt, u32 i, u64 *addr, u32 *len)
+u32 vchiq_sys_sg_fill(struct sg_table *sgt, u64 *addrs, u32 *lens, u32 max)
 {
 	struct scatterlist *sg;
-	u32 k;
+	u32 k, n = 0;
 
 	for_each_sgtable_dma_sg(sgt, sg, k) {
-		if (k == i) {
-			*addr = sg_dma_address(sg);
-			*len = sg_dma_len(sg);
-			return true;
-		}
+		if (n == max)
+			break;
+		addrs[n] = sg_dma_address(sg);
+		lens[n] = sg_dma_len(sg);
+		n++;
 	}
-	return false;
+	return n;
 }
 
 void *vchiq_sys_kmap(struct page *page)

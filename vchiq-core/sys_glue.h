@@ -23,7 +23,7 @@ struct sg_table *vchiq_sys_map_pages(struct device *dev, struct page **pages, u3
 				     u32 offset, u32 len, bool to_device);
 void vchiq_sys_unmap_pages(struct device *dev, struct sg_table *sgt, bool to_device);
 u32 vchiq_sys_sg_count(struct sg_table *sgt);
-bool vchiq_sys_sg_seg(struct sg_table *sgt, u32 i, u64 *addr, u32 *len);
+u32 vchiq_sys_sg_fill(struct sg_table *sgt, u64 *addrs, u32 *lens, u32 max);
 void *vchiq_sys_kmap(struct page *page);
 void vchiq_sys_kunmap(void *addr);
 

@@ -45,71 +45,121 @@ pub(crate) enum BulkMode {
     NoCallback = 2,
 }
 
-type RawCallback = unsafe extern "C" fn(
-    *mut c_void,
-    c_int,
-    *mut c_void,
-    c_uint,
-    *mut c_void,
-    *mut c_void,
-) -> c_int;
+/// The C ABI of vchiq-core, for clients that need more than the typed wrapper (vchiq-dev
+/// acts for user space: user-memory bulks, messages kept past their callback).
+pub(crate) mod ffi {
+    use core::ffi::{c_int, c_short, c_uint, c_void};
+    use kernel::bindings;
 
-#[repr(C)]
-struct ServiceParamsKernel {
-    fourcc: c_int,
-    callback: Option<RawCallback>,
-    userdata: *mut c_void,
-    version: c_short,
-    version_min: c_short,
+    /// `vchiq_callback_t`.
+    pub(crate) type RawCallback = unsafe extern "C" fn(
+        *mut c_void,
+        c_int,
+        *mut c_void,
+        c_uint,
+        *mut c_void,
+        *mut c_void,
+    ) -> c_int;
+
+    /// `struct vchiq_service_params_kernel`.
+    #[repr(C)]
+    pub(crate) struct ServiceParamsKernel {
+        pub(crate) fourcc: c_int,
+        pub(crate) callback: Option<RawCallback>,
+        pub(crate) userdata: *mut c_void,
+        pub(crate) version: c_short,
+        pub(crate) version_min: c_short,
+    }
+
+    /// `struct vchiq_header`.
+    #[repr(C)]
+    pub(crate) struct RawHeader {
+        pub(crate) msgid: i32,
+        pub(crate) size: u32,
+    }
+
+    // Kernel structs appear only behind pointers, which are FFI-safe whatever bindgen made of
+    // them.
+    #[allow(improper_ctypes)]
+    extern "C" {
+        pub(crate) fn vchiq_rs_aux_state(adev: *mut bindings::auxiliary_device) -> *mut c_void;
+        pub(crate) fn vchiq_initialise(state: *mut c_void, pinstance: *mut *mut c_void) -> c_int;
+        pub(crate) fn vchiq_shutdown(instance: *mut c_void) -> c_int;
+        pub(crate) fn vchiq_connect(instance: *mut c_void) -> c_int;
+        pub(crate) fn vchiq_open_service(
+            instance: *mut c_void,
+            params: *const ServiceParamsKernel,
+            pservice: *mut c_uint,
+        ) -> c_int;
+        pub(crate) fn vchiq_close_service(instance: *mut c_void, service: c_uint) -> c_int;
+        pub(crate) fn vchiq_use_service(instance: *mut c_void, service: c_uint) -> c_int;
+        pub(crate) fn vchiq_release_service(instance: *mut c_void, service: c_uint) -> c_int;
+        pub(crate) fn vchiq_release_message(
+            instance: *mut c_void,
+            service: c_uint,
+            header: *mut c_void,
+        );
+        pub(crate) fn vchiq_queue_kernel_message(
+            instance: *mut c_void,
+            handle: c_uint,
+            data: *mut c_void,
+            size: c_uint,
+        ) -> c_int;
+        pub(crate) fn vchiq_bulk_transmit(
+            instance: *mut c_void,
+            service: c_uint,
+            data: *const c_void,
+            size: c_uint,
+            userdata: *mut c_void,
+            mode: c_int,
+        ) -> c_int;
+        pub(crate) fn vchiq_bulk_receive(
+            instance: *mut c_void,
+            service: c_uint,
+            data: *mut c_void,
+            size: c_uint,
+            userdata: *mut c_void,
+            mode: c_int,
+        ) -> c_int;
+        pub(crate) fn vchiq_get_service_userdata(
+            instance: *mut c_void,
+            service: c_uint,
+        ) -> *mut c_void;
+        pub(crate) fn vchiq_get_peer_version(
+            instance: *mut c_void,
+            handle: c_uint,
+            v: *mut c_short,
+        ) -> c_int;
+        pub(crate) fn vchiq_rs_bulk_user(
+            instance: *mut c_void,
+            service: c_uint,
+            data: *mut c_void,
+            size: c_uint,
+            userdata: *mut c_void,
+            mode: c_int,
+            dir: c_int,
+            pcookie: *mut u32,
+        ) -> c_int;
+        pub(crate) fn vchiq_rs_bulk_wait(instance: *mut c_void, cookie: u32) -> c_int;
+        pub(crate) fn vchiq_rs_bulk_forget(instance: *mut c_void, cookie: u32);
+        pub(crate) fn vchiq_rs_set_quota(
+            instance: *mut c_void,
+            service: c_uint,
+            slot_quota: u16,
+            msg_quota: u16,
+        ) -> c_int;
+        pub(crate) fn vchiq_rs_client_id(instance: *mut c_void, service: c_uint) -> c_int;
+        pub(crate) fn vchiq_rs_take_message(
+            instance: *mut c_void,
+            service: c_uint,
+            header: *mut c_void,
+            buf: *mut c_void,
+            len: c_uint,
+        ) -> c_int;
+    }
 }
 
-#[repr(C)]
-struct RawHeader {
-    msgid: i32,
-    size: u32,
-}
-
-// Kernel structs appear only behind pointers, which are FFI-safe whatever bindgen made of them.
-#[allow(improper_ctypes)]
-extern "C" {
-    fn vchiq_rs_aux_state(adev: *mut bindings::auxiliary_device) -> *mut c_void;
-    fn vchiq_initialise(state: *mut c_void, pinstance: *mut *mut c_void) -> c_int;
-    fn vchiq_shutdown(instance: *mut c_void) -> c_int;
-    fn vchiq_connect(instance: *mut c_void) -> c_int;
-    fn vchiq_open_service(
-        instance: *mut c_void,
-        params: *const ServiceParamsKernel,
-        pservice: *mut c_uint,
-    ) -> c_int;
-    fn vchiq_close_service(instance: *mut c_void, service: c_uint) -> c_int;
-    fn vchiq_use_service(instance: *mut c_void, service: c_uint) -> c_int;
-    fn vchiq_release_service(instance: *mut c_void, service: c_uint) -> c_int;
-    fn vchiq_release_message(instance: *mut c_void, service: c_uint, header: *mut c_void);
-    fn vchiq_queue_kernel_message(
-        instance: *mut c_void,
-        handle: c_uint,
-        data: *mut c_void,
-        size: c_uint,
-    ) -> c_int;
-    fn vchiq_bulk_transmit(
-        instance: *mut c_void,
-        service: c_uint,
-        data: *const c_void,
-        size: c_uint,
-        userdata: *mut c_void,
-        mode: c_int,
-    ) -> c_int;
-    fn vchiq_bulk_receive(
-        instance: *mut c_void,
-        service: c_uint,
-        data: *mut c_void,
-        size: c_uint,
-        userdata: *mut c_void,
-        mode: c_int,
-    ) -> c_int;
-    fn vchiq_get_service_userdata(instance: *mut c_void, service: c_uint) -> *mut c_void;
-    fn vchiq_get_peer_version(instance: *mut c_void, handle: c_uint, v: *mut c_short) -> c_int;
-}
+use ffi::*;
 
 fn check(ret: c_int) -> Result {
     kernel::error::to_result(ret)

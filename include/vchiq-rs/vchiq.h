@@ -86,4 +86,34 @@ int vchiq_get_peer_version(struct vchiq_instance *instance, unsigned int handle,
 			   short *peer_version);
 struct vchiq_header *vchiq_msg_hold(struct vchiq_instance *instance, unsigned int handle);
 
+/*
+ * Extensions of vchiq-rs (not in mainline's header), for the /dev/vchiq driver and other
+ * clients acting for user space.
+ */
+
+/*
+ * Queues a bulk transfer of the calling process's memory at user address @data (pinned until
+ * the transfer ends); @dir is 0 to transmit, 1 to receive. *@pcookie receives the transfer's
+ * cookie. A BLOCKING transfer does not wait here: wait with vchiq_rs_bulk_wait() and, when
+ * giving up, call vchiq_rs_bulk_forget().
+ */
+int vchiq_rs_bulk_user(struct vchiq_instance *instance, unsigned int service,
+		       void __user *data, unsigned int size, void *userdata,
+		       enum vchiq_bulk_mode mode, int dir, u32 *pcookie);
+/* 0 when done, -EINVAL if aborted or unknown, -EINTR on a signal (may be waited for again). */
+int vchiq_rs_bulk_wait(struct vchiq_instance *instance, u32 cookie);
+void vchiq_rs_bulk_forget(struct vchiq_instance *instance, u32 cookie);
+/* Slot and message quotas of a service; 0 keeps the current value. */
+int vchiq_rs_set_quota(struct vchiq_instance *instance, unsigned int service, u16 slot_quota,
+		       u16 msg_quota);
+/*
+ * Copies a message delivered to @service (the header pointer its callback got) into @buf
+ * (header, then payload) and releases it. Returns the payload size, -EMSGSIZE if @len is too
+ * short (the message stays held), or -EINVAL if it is not held (released, service closed).
+ */
+int vchiq_rs_take_message(struct vchiq_instance *instance, unsigned int service,
+			  struct vchiq_header *header, void *buf, unsigned int len);
+/* The client id of a service (>= 0), or a negative errno. */
+int vchiq_rs_client_id(struct vchiq_instance *instance, unsigned int service);
+
 #endif /* VCHIQ_RS_VCHIQ_H */

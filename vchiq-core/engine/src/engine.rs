@@ -636,6 +636,12 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
         self.srv(i).map(|s| s.remote_port).ok_or(Error::BadHandle)
     }
 
+    /// The client id of a service: the one sent in our OPEN, or received in the peer's.
+    pub fn client_id(&self, h: Handle) -> Result<u32> {
+        let i = self.lookup(h)?;
+        self.srv(i).map(|s| s.client_id).ok_or(Error::BadHandle)
+    }
+
     /// The quota record of a service.
     pub fn quota(&self, h: Handle) -> Result<Quota> {
         let i = self.lookup(h)?;
