@@ -8,12 +8,21 @@
 use crate::bulk::{Entry as BulkEntry, Mode, Outcome, Transfer};
 use crate::engine::to_kernel_err;
 use crate::engine::{
-    BulkDir, Error as EngineError, Handle, ServiceParams, HEADER_SIZE, MAX_MSG_SIZE,
+    BulkDir, Error as EngineError, Handle, ServerOptions, ServiceParams, HEADER_SIZE, MAX_MSG_SIZE,
 };
 use crate::services::{Client, Phase};
 use crate::state::{ConnectState, Core};
 use core::ffi::c_void;
 use kernel::prelude::*;
+
+/// Whether `handle`'s close has been delivered: a client service is gone, a server listens
+/// again.
+fn closed_and_delivered(inner: &mut crate::state::Inner, handle: Handle) -> bool {
+    inner
+        .services
+        .get(handle)
+        .is_none_or(|e| e.phase == Phase::Listening)
+}
 
 impl Core {
     /// Connects to the VideoCore (once per device; later calls wait for the first).
@@ -85,17 +94,67 @@ impl Core {
         }
     }
 
+    /// Creates a server service that the VideoCore may open (`vchiq_add_service`): hidden
+    /// until the device connects, then listening. Its client gets SERVICE_OPENED when the
+    /// VideoCore opens it, and SERVICE_CLOSED (after which it listens again) when it closes.
+    pub(crate) fn add_service(&self, params: ServiceParams, client: Client) -> Result<Handle> {
+        if params.fourcc == 0 {
+            return Err(EINVAL);
+        }
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ESHUTDOWN);
+        }
+        let handle = inner
+            .engine
+            .add_service(params, ServerOptions::default())
+            .map_err(to_kernel_err)?;
+        if let Err(e) = inner.services.insert_server(handle, client) {
+            let _ = inner.engine.remove_service(handle);
+            return Err(e);
+        }
+        Ok(handle)
+    }
+
+    /// Removes a service (`vchiq_remove_service`): a listening server is freed at once
+    /// (without callbacks); an open service, server or client, is closed as by
+    /// [`Core::close`] and then freed.
+    pub(crate) fn remove(&self, handle: Handle) -> Result {
+        {
+            let mut inner = self.inner.lock();
+            let e = inner.services.get(handle).ok_or(EINVAL)?;
+            match (e.phase, e.server) {
+                (Phase::Listening, _) => {
+                    inner.services.remove(handle);
+                    return inner.engine.remove_service(handle).map_err(to_kernel_err);
+                }
+                (_, true) => {
+                    // From now on a client: its close ends in a free, not in listening.
+                    e.server = false;
+                    match inner.engine.remove_service(handle) {
+                        Ok(()) | Err(EngineError::WouldBlock) => {}
+                        Err(e) => return Err(to_kernel_err(e)),
+                    }
+                    self.flush_doorbell(&mut inner);
+                }
+                _ => {}
+            }
+        }
+        self.close(handle)
+    }
+
     /// Closes a service and waits until the VideoCore has acknowledged it and the client has
     /// had its SERVICE_CLOSED callback.
     pub(crate) fn close(&self, handle: Handle) -> Result {
         let mut inner = self.inner.lock();
         match inner.services.get(handle).map(|e| e.phase) {
-            None => return Err(EINVAL),
+            // Nothing to close (mainline: EINVAL); `remove` frees a listening server.
+            None | Some(Phase::Listening) => return Err(EINVAL),
             Some(Phase::Closed) => {
                 // Closed already (by the VideoCore): its SERVICE_CLOSED callback may still be
                 // running. Wait until it has been delivered, so that the client may free what
                 // the callback uses, and report the handle as gone, as after the delivery.
-                let _inner = self.wait_changed(inner, |i| Ok(i.services.get(handle).is_none()))?;
+                let _inner = self.wait_changed(inner, |i| Ok(closed_and_delivered(i, handle)))?;
                 return Err(EINVAL);
             }
             Some(_) => {}
@@ -113,7 +172,7 @@ impl Core {
         drop(inner);
         self.kick();
         let inner = self.inner.lock();
-        let _inner = self.wait_changed(inner, |i| Ok(i.services.get(handle).is_none()))?;
+        let _inner = self.wait_changed(inner, |i| Ok(closed_and_delivered(i, handle)))?;
         Ok(())
     }
 

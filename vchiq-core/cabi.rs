@@ -98,7 +98,7 @@ pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut c_void) -> c_int {
     let inst = unsafe { KBox::from_raw(instance.cast::<Instance>()) };
     for h in inst.core.services_of(instance) {
         // A VideoCore that does not answer cannot stop the shutdown.
-        let _ = inst.core.close(h);
+        let _ = inst.core.remove(h);
     }
     0
 }
@@ -122,6 +122,38 @@ pub(crate) unsafe extern "C" fn vchiq_connect(instance: *mut c_void) -> c_int {
     errno(r)
 }
 
+/// Checks and converts the arguments of `vchiq_open_service` and `vchiq_add_service`.
+///
+/// # Safety
+///
+/// `params` must be null or valid for reads.
+unsafe fn service_args(
+    instance: *mut c_void,
+    params: *const ServiceParamsKernel,
+    pservice: *mut c_uint,
+) -> Result<(ServiceParams, Client)> {
+    // SAFETY: caller's contract.
+    let p = unsafe { params.as_ref() }.ok_or(EINVAL)?;
+    if pservice.is_null() || instance.is_null() {
+        return Err(EINVAL);
+    }
+    let callback = p.callback.ok_or(EINVAL)?;
+    let version = u16::try_from(p.version).map_err(|_| EINVAL)?;
+    let version_min = u16::try_from(p.version_min).map_err(|_| EINVAL)?;
+    Ok((
+        ServiceParams {
+            fourcc: p.fourcc as u32,
+            version,
+            version_min,
+        },
+        Client {
+            callback,
+            instance,
+            userdata: p.userdata,
+        },
+    ))
+}
+
 /// Opens a service; `*pservice` receives its handle.
 ///
 /// # Safety
@@ -134,37 +166,18 @@ pub(crate) unsafe extern "C" fn vchiq_open_service(
     pservice: *mut c_uint,
 ) -> c_int {
     // SAFETY: caller's contract.
+    let (params, client) = match unsafe { service_args(instance, params, pservice) } {
+        Ok(v) => v,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: caller's contract.
     let inst = match unsafe { self::instance(instance) } {
         Ok(i) => i,
         Err(e) => return e.to_errno(),
     };
-    // SAFETY: caller's contract.
-    let Some(p) = (unsafe { params.as_ref() }) else {
-        return EINVAL.to_errno();
-    };
-    if pservice.is_null() {
-        return EINVAL.to_errno();
-    }
-    let Some(callback) = p.callback else {
-        return EINVAL.to_errno();
-    };
     if !inst.connected {
         return ENOTCONN.to_errno();
     }
-    let (Ok(version), Ok(version_min)) = (u16::try_from(p.version), u16::try_from(p.version_min))
-    else {
-        return EINVAL.to_errno();
-    };
-    let params = ServiceParams {
-        fourcc: p.fourcc as u32,
-        version,
-        version_min,
-    };
-    let client = Client {
-        callback,
-        instance,
-        userdata: p.userdata,
-    };
     let pid = kernel::current!().pid() as u32;
     match inst.core.open(params, client, pid) {
         Ok(h) => {
@@ -551,4 +564,49 @@ pub(crate) unsafe extern "C" fn vchiq_rs_take_message(
         Ok(n) => n as c_int,
         Err(e) => e.to_errno(),
     })
+}
+
+/// Creates a server service that the VideoCore may open; `*pservice` receives its handle.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `params` and `pservice` valid.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_add_service(
+    instance: *mut c_void,
+    params: *const ServiceParamsKernel,
+    pservice: *mut c_uint,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let (params, client) = match unsafe { service_args(instance, params, pservice) } {
+        Ok(v) => v,
+        Err(e) => return e.to_errno(),
+    };
+    with_instance!(
+        instance,
+        EINVAL.to_errno(),
+        |core| match core.add_service(params, client) {
+            Ok(h) => {
+                // SAFETY: checked non-null by `service_args`; valid per the caller's contract.
+                unsafe { *pservice = h.0 };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    )
+}
+
+/// Removes a service: a listening server is freed, an open service closed and freed.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_remove_service(
+    instance: *mut c_void,
+    service: c_uint,
+) -> c_int {
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.remove(Handle(service))
+    ))
 }

@@ -25,6 +25,8 @@ EXPORT_SYMBOL_GPL(vchiq_initialise);
 EXPORT_SYMBOL_GPL(vchiq_shutdown);
 EXPORT_SYMBOL_GPL(vchiq_connect);
 EXPORT_SYMBOL_GPL(vchiq_open_service);
+EXPORT_SYMBOL_GPL(vchiq_add_service);
+EXPORT_SYMBOL_GPL(vchiq_remove_service);
 EXPORT_SYMBOL_GPL(vchiq_close_service);
 EXPORT_SYMBOL_GPL(vchiq_use_service);
 EXPORT_SYMBOL_GPL(vchiq_release_service);

@@ -21,7 +21,8 @@ pub(crate) type Callback = unsafe extern "C" fn(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 pub(crate) enum Reason {
-    // SERVICE_OPENED (0) is only delivered to servers, which kernel clients cannot create.
+    /// The VideoCore opened a server service.
+    ServiceOpened = 0,
     ServiceClosed = 1,
     MessageAvailable = 2,
     BulkTransmitDone = 3,
@@ -52,6 +53,8 @@ pub(crate) enum Phase {
     Rejected,
     /// The close finished (either side started it).
     Closed,
+    /// A server waiting for the VideoCore to open it (HIDDEN or LISTENING in the engine).
+    Listening,
 }
 
 /// One service opened through the API.
@@ -60,6 +63,8 @@ pub(crate) struct Entry {
     pub(crate) handle: Handle,
     /// Life cycle.
     pub(crate) phase: Phase,
+    /// A server (the VideoCore opens it); it listens again after a close.
+    pub(crate) server: bool,
     /// Callback target.
     pub(crate) client: Client,
     /// The version the VideoCore announced in its OPENACK.
@@ -102,12 +107,26 @@ impl Registry {
         }
     }
 
-    /// Adds a service in the `Opening` phase.
+    /// Adds a client service in the `Opening` phase.
     pub(crate) fn insert(&mut self, handle: Handle, client: Client) -> Result {
+        self.insert_as(handle, client, false)
+    }
+
+    /// Adds a server service in the `Listening` phase.
+    pub(crate) fn insert_server(&mut self, handle: Handle, client: Client) -> Result {
+        self.insert_as(handle, client, true)
+    }
+
+    fn insert_as(&mut self, handle: Handle, client: Client, server: bool) -> Result {
         self.entries.push(
             Entry {
                 handle,
-                phase: Phase::Opening,
+                phase: if server {
+                    Phase::Listening
+                } else {
+                    Phase::Opening
+                },
+                server,
                 client,
                 peer_version: 0,
                 use_count: 0,

@@ -17,6 +17,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// `enum vchiq_reason`.
+pub(crate) const REASON_OPENED: i32 = 0;
 pub(crate) const REASON_CLOSED: i32 = 1;
 pub(crate) const REASON_MESSAGE: i32 = 2;
 
@@ -41,6 +42,9 @@ pub(crate) struct UserService {
     pub(crate) handle: u32,
     /// Messages are dequeued with DEQUEUE_MESSAGE, not delivered as completions.
     pub(crate) is_vchi: bool,
+    /// For a server: its `KBox<SvcInfo>` (which its callbacks never free, since a server
+    /// listens again after a close), freed once the server is removed. Null for clients.
+    pub(crate) server_info: *mut SvcInfo,
     /// Held messages of a vchi service, oldest first (headers in slot memory).
     pub(crate) msgs: KVec<usize>,
     /// A MESSAGE_AVAILABLE record for this vchi service is queued and not yet read.
@@ -55,10 +59,11 @@ pub(crate) struct UserService {
 
 impl UserService {
     /// A fresh record.
-    pub(crate) fn new(handle: u32, is_vchi: bool) -> Self {
+    pub(crate) fn new(handle: u32, is_vchi: bool, server_info: *mut SvcInfo) -> Self {
         Self {
             handle,
             is_vchi,
+            server_info,
             msgs: KVec::new(),
             msg_available_pending: false,
             dequeue_pending: false,
@@ -68,13 +73,16 @@ impl UserService {
     }
 }
 
-/// What vchiq-core holds as a service's user data: fixed for the service's life, freed by the
-/// service's SERVICE_CLOSED callback (the last callback of a service).
+/// What vchiq-core holds as a service's user data, fixed for the service's life. A client's
+/// is freed by its SERVICE_CLOSED callback (its last callback); a server's when it is
+/// removed (see [`UserService::server_info`]).
 pub(crate) struct SvcInfo {
     /// The file the service belongs to.
     pub(crate) file: Arc<DevFile>,
     /// See [`UserService::is_vchi`].
     pub(crate) is_vchi: bool,
+    /// A server service (the VideoCore opens it, maybe several times).
+    pub(crate) is_server: bool,
     /// The process's user data for the service, given back in its completion records.
     pub(crate) userdata: u64,
 }
@@ -107,9 +115,9 @@ pub(crate) unsafe extern "C" fn callback(
     let info = unsafe { &*ud.cast::<SvcInfo>() };
     info.file
         .deliver(info, reason, header as usize, handle, cb_data as u64);
-    if reason == REASON_CLOSED {
-        // SAFETY: SERVICE_CLOSED is the service's last callback; vchiq-core drops the user
-        // data pointer after it, so the box is freed exactly once.
+    if reason == REASON_CLOSED && !info.is_server {
+        // SAFETY: SERVICE_CLOSED is a client service's last callback; vchiq-core drops the
+        // user data pointer after it, so the box is freed exactly once.
         drop(unsafe { KBox::from_raw(ud.cast::<SvcInfo>()) });
     }
     0

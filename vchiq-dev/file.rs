@@ -9,7 +9,9 @@
 //! process's buffers, bulk waiters are kept here, keyed by thread).
 
 use crate::abi::{self, Args, Cmd, Layout};
-use crate::delivery::{callback, Record, SvcInfo, UserService, REASON_CLOSED, REASON_MESSAGE};
+use crate::delivery::{
+    callback, Record, SvcInfo, UserService, REASON_CLOSED, REASON_MESSAGE, REASON_OPENED,
+};
 use crate::vchiq::ffi;
 use core::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
@@ -45,7 +47,11 @@ impl FileInner {
         self.services.iter_mut().find(|s| s.handle == handle)
     }
 
+    /// Forgets a service; a server's `SvcInfo` is freed (vchiq-core no longer calls it).
     fn remove_service(&mut self, handle: u32) {
+        for s in self.services.iter().filter(|s| s.handle == handle) {
+            free_server_info(s);
+        }
         self.services.retain(|s| s.handle != handle);
     }
 }
@@ -101,6 +107,15 @@ fn read_args<const N: usize>(layout: Layout, arg: usize, len: usize) -> Result<A
 
 fn write_u32(addr: u64, v: u32) -> Result {
     user(addr, 4)?.writer().write_slice(&v.to_ne_bytes())
+}
+
+/// Frees a server's `SvcInfo`, once vchiq-core has forgotten the server.
+fn free_server_info(s: &UserService) {
+    if !s.server_info.is_null() {
+        // SAFETY: the box from `create_service`, which vchiq-core no longer uses (the server
+        // was removed) and which is freed only here, when its record is dropped.
+        drop(unsafe { KBox::from_raw(s.server_info) });
+    }
 }
 
 /// Puts `x` first in `v`.
@@ -165,6 +180,9 @@ impl DevFile {
         unsafe { ffi::vchiq_shutdown(self.raw) };
         let mut g = self.inner.lock();
         g.records.clear();
+        for s in g.services.iter() {
+            free_server_info(s);
+        }
         g.services.clear();
         if g.dropped != 0 {
             pr_warn!(
@@ -187,7 +205,12 @@ impl DevFile {
         }
         if g.service(handle).is_none() {
             // The open's reply raced ahead of CREATE_SERVICE's bookkeeping.
-            let s = UserService::new(handle, info.is_vchi);
+            let server_info = if info.is_server {
+                core::ptr::from_ref(info).cast_mut()
+            } else {
+                core::ptr::null_mut()
+            };
+            let s = UserService::new(handle, info.is_vchi, server_info);
             if g.services.push(s, GFP_KERNEL).is_err() {
                 g.dropped = g.dropped.wrapping_add(1);
                 drop(g);
@@ -223,6 +246,7 @@ impl DevFile {
                     }
                 }
                 REASON_MESSAGE => record.header = header,
+                REASON_OPENED => s.closed = false,
                 REASON_CLOSED => {
                     s.closed = true;
                     // vchiq-core released the service's messages before this callback.
@@ -271,7 +295,8 @@ impl DevFile {
             Cmd::Connect => this.connect(),
             Cmd::Shutdown => this.shutdown(),
             Cmd::CreateService => this.create_service(&this, layout, arg),
-            Cmd::RemoveService | Cmd::CloseService => this.close_service(arg as u32),
+            Cmd::RemoveService => this.close_service(arg as u32, true),
+            Cmd::CloseService => this.close_service(arg as u32, false),
             Cmd::QueueMessage => this.queue_message(layout, arg),
             Cmd::QueueBulkTransmit => this.queue_bulk(layout, arg, 0),
             Cmd::QueueBulkReceive => this.queue_bulk(layout, arg, 1),
@@ -326,12 +351,8 @@ impl DevFile {
         let a: Args<{ abi::MAX_ARGS }> = read_args(layout, arg, layout.create_size())?;
         let is_open = a.u32(layout.create_is_open()) != 0;
         let is_vchi = a.u32(layout.create_is_vchi()) != 0;
-        if !self.inner.lock().connected {
+        if is_open && !self.inner.lock().connected {
             return Err(ENOTCONN);
-        }
-        if !is_open {
-            // Services the VideoCore opens (servers on the ARM) are not supported.
-            return Err(EINVAL);
         }
         let userdata = a.ptr(layout.create_userdata());
         self.inner.lock().services.reserve(1, GFP_KERNEL)?;
@@ -339,6 +360,7 @@ impl DevFile {
             SvcInfo {
                 file: (*this).into(),
                 is_vchi,
+                is_server: !is_open,
                 userdata,
             },
             GFP_KERNEL,
@@ -353,12 +375,21 @@ impl DevFile {
         };
         let mut handle: c_uint = 0;
         // SAFETY: `raw` is live; `params` and `handle` are valid for the call.
-        let r = check(unsafe { ffi::vchiq_open_service(self.raw, &params, &mut handle) });
+        let r = check(unsafe {
+            if is_open {
+                ffi::vchiq_open_service(self.raw, &params, &mut handle)
+            } else {
+                // A server, hidden until connected, then listening for the VideoCore.
+                ffi::vchiq_add_service(self.raw, &params, &mut handle)
+            }
+        });
         if let Err(e) = r {
             // SAFETY: the open failed, so vchiq-core kept no copy of `info`.
             drop(unsafe { KBox::from_raw(info) });
             return Err(match e {
                 EINVAL | ECONNREFUSED => EIO,
+                // A bad fourcc or a full table (mainline: the add failed).
+                ENOSPC if !is_open => EEXIST,
                 e => e,
             });
         }
@@ -366,19 +397,20 @@ impl DevFile {
             let mut g = self.inner.lock();
             if g.service(handle).is_none() {
                 // Room was reserved above.
+                let server_info = if is_open { core::ptr::null_mut() } else { info };
                 let _ = g
                     .services
-                    .push(UserService::new(handle, is_vchi), GFP_KERNEL);
+                    .push(UserService::new(handle, is_vchi, server_info), GFP_KERNEL);
             }
         }
         if write_u32(arg as u64 + layout.create_handle() as u64, handle).is_err() {
-            let _ = self.close_service(handle);
+            let _ = self.close_service(handle, true);
             return Err(EFAULT);
         }
         Ok(())
     }
 
-    fn close_service(&self, handle: u32) -> Result {
+    fn close_service(&self, handle: u32, remove: bool) -> Result {
         let pending = {
             let mut g = self.inner.lock();
             let s = g.service(handle).ok_or(EINVAL)?;
@@ -386,9 +418,28 @@ impl DevFile {
         };
         if !pending.0 {
             // SAFETY: `raw` is live; `handle` is one of the file's services.
-            match check(unsafe { ffi::vchiq_close_service(self.raw, handle) }) {
-                // EINVAL: the VideoCore closed it first.
-                Ok(()) | Err(EINVAL) => {}
+            let r = check(unsafe {
+                if remove {
+                    ffi::vchiq_remove_service(self.raw, handle)
+                } else {
+                    ffi::vchiq_close_service(self.raw, handle)
+                }
+            });
+            match r {
+                Ok(()) if remove => {
+                    let mut g = self.inner.lock();
+                    let pending = g.service(handle).is_some_and(|s| s.close_pending);
+                    if !pending {
+                        g.remove_service(handle);
+                    } else if let Some(s) = g.service(handle) {
+                        // CLOSE_DELIVERED forgets it; vchiq-core already has.
+                        free_server_info(s);
+                        s.server_info = core::ptr::null_mut();
+                    }
+                }
+                Ok(()) => {}
+                // The VideoCore closed it first (or a server that was not open).
+                Err(EINVAL) if !remove => {}
                 Err(e) => return Err(io(e)),
             }
         }
@@ -412,10 +463,11 @@ impl DevFile {
     fn close_delivered(&self, handle: u32) -> Result {
         let mut g = self.inner.lock();
         match g.service(handle) {
-            Some(s) if s.close_pending => {}
+            // A server that listens again keeps its handle.
+            Some(s) if s.close_pending && !s.server_info.is_null() => s.close_pending = false,
+            Some(s) if s.close_pending => g.remove_service(handle),
             _ => return Err(EINVAL),
         }
-        g.remove_service(handle);
         drop(g);
         self.changed.notify_all();
         Ok(())
@@ -641,7 +693,11 @@ impl DevFile {
             }
             if rec.reason == REASON_CLOSED {
                 let mut g = self.inner.lock();
-                if !g.use_close_delivered {
+                let server = g
+                    .service(rec.handle)
+                    .is_some_and(|s| !s.server_info.is_null());
+                // A server listens again and keeps its handle.
+                if !g.use_close_delivered && !server {
                     g.remove_service(rec.handle);
                 }
             }

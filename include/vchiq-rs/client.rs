@@ -91,7 +91,13 @@ pub(crate) mod ffi {
             params: *const ServiceParamsKernel,
             pservice: *mut c_uint,
         ) -> c_int;
+        pub(crate) fn vchiq_add_service(
+            instance: *mut c_void,
+            params: *const ServiceParamsKernel,
+            pservice: *mut c_uint,
+        ) -> c_int;
         pub(crate) fn vchiq_close_service(instance: *mut c_void, service: c_uint) -> c_int;
+        pub(crate) fn vchiq_remove_service(instance: *mut c_void, service: c_uint) -> c_int;
         pub(crate) fn vchiq_use_service(instance: *mut c_void, service: c_uint) -> c_int;
         pub(crate) fn vchiq_release_service(instance: *mut c_void, service: c_uint) -> c_int;
         pub(crate) fn vchiq_release_message(

@@ -68,6 +68,11 @@ int vchiq_connect(struct vchiq_instance *instance);
 int vchiq_open_service(struct vchiq_instance *instance,
 		       const struct vchiq_service_params_kernel *params, unsigned int *pservice);
 int vchiq_close_service(struct vchiq_instance *instance, unsigned int service);
+/* A server service the VideoCore may open (SERVICE_OPENED, then SERVICE_CLOSED and listening
+ * again); mainline keeps these two internal. */
+int vchiq_add_service(struct vchiq_instance *instance,
+		      const struct vchiq_service_params_kernel *params, unsigned int *pservice);
+int vchiq_remove_service(struct vchiq_instance *instance, unsigned int service);
 int vchiq_use_service(struct vchiq_instance *instance, unsigned int service);
 int vchiq_release_service(struct vchiq_instance *instance, unsigned int service);
 void vchiq_msg_queue_push(struct vchiq_instance *instance, unsigned int handle,
