@@ -13,7 +13,10 @@ use vchiq_test::{ioc, signal, sys, BulkDir, Client, Event, Service};
 pub struct Opts {
     pub iters: usize,
     pub path: String,
-    pub quick: bool,
+    /// Iteration i runs the fun2 tests whose index is i modulo this (1: all of them).
+    pub fun2_slice: usize,
+    /// The current iteration (1-based).
+    pub iteration: std::cell::Cell<usize>,
     pub verbose: bool,
 }
 
@@ -40,6 +43,7 @@ pub fn run(o: &Opts) -> bool {
     let mut c = Checker::new(o.verbose);
     let t0 = Instant::now();
     for i in 1..=o.iters {
+        o.iteration.set(i);
         println!("======== iteration {i} ========");
         for (name, phase) in PHASES {
             let (n0, f0, t) = (c.checks, c.failures, Instant::now());
@@ -468,7 +472,13 @@ fn echo_messages(c: &mut Checker, o: &Opts) {
         );
         let nine: Vec<&[u8]> = (0..9).map(|j| &big[j * 4..j * 4 + 4]).collect();
         c.errno(s.send(&nine), EINVAL, "9 elements");
-        c.errno(s.send(&[&[]]), EIO, "zero-length message");
+        let zero = s.send(&[&[]]);
+        let accepted = zero.is_ok();
+        c.errno(zero, EIO, "zero-length message");
+        if accepted {
+            // Do not let the echo service's answer to it spoil the next checks.
+            let _ = s.recv_any(WAIT);
+        }
         let null = [Element {
             data: std::ptr::null(),
             size: 8,
@@ -490,7 +500,23 @@ fn echo_messages(c: &mut Checker, o: &Opts) {
                 "DEQUEUE into 100 bytes",
             );
             c.success(s.send(&[&word(MSG_SYNC)]), "MSG_SYNC");
-            reply_is(c, &s, b"\0", "vchi after EMSGSIZE");
+            // Mainline drops the oversized message (popped, never returned); a kernel that
+            // keeps it returns it now. Either way the next reply is the SYNC's.
+            match s.recv_any(WAIT) {
+                Ok(r) if r == m => {
+                    println!(
+                        "  note: the message refused with EMSGSIZE was kept (mainline drops it)"
+                    );
+                    reply_is(c, &s, b"\0", "vchi after EMSGSIZE");
+                }
+                Ok(r) => {
+                    c.ok(
+                        r == [0],
+                        format_args!("vchi after EMSGSIZE: reply of {} bytes", r.len()),
+                    );
+                }
+                Err(e) => c.fail(format_args!("vchi after EMSGSIZE: {}", describe(&e))),
+            }
             c.success(s.send(&[&word(MSG_SYNC)]), "MSG_SYNC");
             let t = Instant::now();
             let mut got = None;
@@ -595,8 +621,18 @@ fn echo_bulks(c: &mut Checker, o: &Opts) {
             if !expect_events(c, &s, want, &what) {
                 continue;
             }
-            let ok =
-                first_diff(rx.region(ro as isize, size), tx.region(to as isize, size)).is_none();
+            let diff = first_diff(rx.region(ro as isize, size), tx.region(to as isize, size));
+            let ok = diff.is_none();
+            if let Some(at) = diff {
+                let (r, t) = (rx.region(ro as isize, size), tx.region(to as isize, size));
+                let bad = r.iter().zip(t.iter()).filter(|(a, b)| a != b).count();
+                let end = (at + 8).min(size);
+                println!(
+                    "  {what}: {bad} bytes differ, first at {at}: got {:02x?} want {:02x?}",
+                    &r[at..end],
+                    &t[at..end]
+                );
+            }
             let guards = rx.region(ro as isize - 64, 64).iter().all(|&b| b == 0x5A)
                 && rx
                     .region((ro + size) as isize, 64)
@@ -1151,8 +1187,14 @@ fn fun2(c: &mut Checker, o: &Opts) {
     let mut tx = Aligned::new(3 * PAGE + 8192);
     let mut index = 0;
     let mut failed = 0;
+    let (slice, phase) = (o.fun2_slice.max(1), o.iteration.get() % o.fun2_slice.max(1));
+    let mut ran = 0;
     let mut run = |c: &mut Checker, datalen: usize, sa: usize, co: usize| -> io::Result<()> {
         index += 1;
+        if index as usize % slice != phase {
+            return Ok(());
+        }
+        ran += 1;
         let msg: Vec<u8> = [datalen as i32, sa as i32, co as i32, index]
             .iter()
             .flat_map(|w| w.to_le_bytes())
@@ -1187,7 +1229,18 @@ fn fun2(c: &mut Checker, o: &Opts) {
         let pre_ok = pre[..31].iter().all(|&b| b == 0xFF) && pre[31] == 0xFE;
         let post = rx.region(off + datalen as isize, 32);
         let post_ok = post[1..].iter().all(|&b| b == 0xFF) && post[0] == 0xFE;
-        let data_ok = first_diff(rx.region(off, datalen), tx.region(off, datalen)).is_none();
+        let diff = first_diff(rx.region(off, datalen), tx.region(off, datalen));
+        let data_ok = diff.is_none();
+        if let Some(at) = diff {
+            let (r, t) = (rx.region(off, datalen), tx.region(off, datalen));
+            let bad = r.iter().zip(t.iter()).filter(|(a, b)| a != b).count();
+            let end = (at + 8).min(datalen);
+            println!(
+                "  fun2: {bad} bytes differ, first at {at}: got {:02x?} want {:02x?}",
+                &r[at..end],
+                &t[at..end]
+            );
+        }
         if !(pre_ok && post_ok && data_ok) {
             c.fail(format_args!(
                 "fun2 test {index} (datalen {datalen}, server_align {sa}, client offset {co}):{}{}{}",
@@ -1199,7 +1252,6 @@ fn fun2(c: &mut Checker, o: &Opts) {
         }
         Ok(())
     };
-    let step = if o.quick { 5 } else { 1 };
     println!("Testing bulk transfer for alignment.");
     let mut total = 0;
     'outer: for (loop_no, offsets) in [
@@ -1212,7 +1264,7 @@ fn fun2(c: &mut Checker, o: &Opts) {
         if loop_no == 1 {
             println!("Testing bulk transfer at PAGE_SIZE.");
         }
-        for datalen in (1..64).step_by(step) {
+        for datalen in 1..64 {
             for sa in [0, 16, 8, 4, 2, 1] {
                 for &co in offsets {
                     total += 1;
@@ -1227,7 +1279,7 @@ fn fun2(c: &mut Checker, o: &Opts) {
             }
         }
     }
-    'big: for datalen in (64..=8192).step_by(64 * step) {
+    'big: for datalen in (64..=8192).step_by(64) {
         for base in [0, 1, 31] {
             for co in [0, 1, 31] {
                 for k in 0..=8 {
@@ -1244,7 +1296,10 @@ fn fun2(c: &mut Checker, o: &Opts) {
             }
         }
     }
-    c.ok(failed == 0, format_args!("{total} fun2 transfers"));
+    c.ok(
+        failed == 0,
+        format_args!("{ran} of the sweep's {total} fun2 transfers (every {slice}th)"),
+    );
     c.success(s.close(), "close fun2");
     expect_events(c, &s, &[Event::Closed], "closed");
     client_clean(c, &cl, "fun2");

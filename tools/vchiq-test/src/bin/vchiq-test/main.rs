@@ -25,8 +25,9 @@ modes:
 options:
   --dev PATH        device node (default /dev/vchiq)
   --seed S          random seed (stress, kill-bulk, fuzz)
-  --rounds R        rounds per stress thread (default 20)
-  --quick           functional test: every 5th fun2 size only
+  --rounds R        rounds per stress thread (default 10)
+  --fun2-slice K    functional test: iteration i runs the fun2 alignment tests whose
+                    index is i modulo K (default 20; 1 = the full 5184-test sweep)
   -v                verbose: print every passed check";
 
 enum Mode {
@@ -45,7 +46,7 @@ struct Args {
     dev: String,
     seed: Option<u64>,
     rounds: usize,
-    quick: bool,
+    fun2_slice: usize,
     verbose: bool,
 }
 
@@ -57,8 +58,8 @@ fn parse() -> Result<Args, String> {
         mode: Mode::Functional(1),
         dev: DEVICE.to_string(),
         seed: None,
-        rounds: 20,
-        quick: false,
+        rounds: 10,
+        fun2_slice: 20,
         verbose: false,
     };
     let num = |i: usize| -> Result<usize, String> {
@@ -114,7 +115,10 @@ fn parse() -> Result<Args, String> {
                 a.rounds = num(i + 1)?;
                 i += 1;
             }
-            "--quick" => a.quick = true,
+            "--fun2-slice" => {
+                a.fun2_slice = num(i + 1)?;
+                i += 1;
+            }
             "-v" => a.verbose = true,
             "-h" | "--help" => return Err(String::new()),
             o => return Err(format!("unknown option '{o}'")),
@@ -142,7 +146,8 @@ fn main() -> ExitCode {
             let o = functional::Opts {
                 iters: n,
                 path: a.dev.clone(),
-                quick: a.quick,
+                fun2_slice: a.fun2_slice,
+                iteration: std::cell::Cell::new(0),
                 verbose: a.verbose,
             };
             ("functional", functional::run(&o))

@@ -1,0 +1,69 @@
+# vchiq-dev: /dev/vchiq driven from user space by tools/vchiq-test (64-bit, and on arm64
+# also the 32-bit armhf binary through the compat ioctls): the functional test, pings,
+# stress with 8 processes, 1000 children killed mid-bulk (then a leak scan), 100,000 random
+# ioctls, unloading while the device is held open, and the final unload and leak check.
+# vm-timeout: 1500
+
+DEV=/dev/vchiq
+
+# tools TEST ARGS...: runs vchiq-test, and on arm64 the 32-bit one too.
+tools() {
+	local name=$1
+	shift
+	t_run "vchiq-test $name" vchiq-test "$@"
+	if [ "$(uname -m)" = aarch64 ]; then
+		if [ -x /bin/vchiq-test32 ]; then
+			t_run "vchiq-test32 $name (compat)" vchiq-test32 "$@"
+		else
+			t_fail "vchiq-test32 $name (compat)" "no armhf vchiq-test in the initramfs"
+		fi
+	fi
+}
+
+wait_dev() {
+	local i=0
+	while [ $i -lt 20 ]; do
+		[ -c $DEV ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+if [ ! -x /bin/vchiq-test ]; then
+	t_fail "vchiq-test in the initramfs" "missing (ci/tools)"
+fi
+t_run "load vchiq-sim, vchiq-core" sh -c "modprobe vchiq_sim && modprobe vchiq_core"
+if [ -e $DEV ]; then t_fail "no $DEV before vchiq-dev" "present"; else t_ok "no $DEV before vchiq-dev"; fi
+t_run "load vchiq-dev" modprobe vchiq_dev
+t_run "$DEV appears" wait_dev
+
+tools "-f 10" -f 10
+tools "-p 50" -p 50
+t_run "vchiq-test -b 1024" vchiq-test -b 1024 20
+t_run "vchiq-test --stress 8" vchiq-test --stress 8
+t_run "vchiq-test --kill-bulk 1000" vchiq-test --kill-bulk 1000
+kmemleak_check
+tools "--fuzz 100000" --fuzz 100000
+
+# Unloading while a process holds the device open: refused (EBUSY) or waits; it goes once
+# the process is gone.
+unload_busy() {
+	sh -c "exec 4<>$DEV; sleep 3" &
+	local holder=$! rc=0
+	sleep 1
+	if rmmod vchiq_dev 2>/dev/console; then
+		# A waiting unload returns only after the holder closed.
+		kill -0 $holder 2>/dev/null && { say "rmmod succeeded while $DEV was open"; rc=1; }
+	else
+		say "rmmod vchiq_dev refused while $DEV is open (expected)"
+		wait $holder
+		rmmod vchiq_dev || rc=1
+	fi
+	wait $holder 2>/dev/null
+	[ ! -e $DEV ] || { say "$DEV still present"; rc=1; }
+	return $rc
+}
+t_run "rmmod vchiq_dev while $DEV is held open, then after" unload_busy
+t_run "unload vchiq-core, vchiq-sim" rmmod vchiq_core vchiq_sim
+t_run "no vchiq debugfs entries left" sh -c '! ls /sys/kernel/debug | grep -q vchiq'
