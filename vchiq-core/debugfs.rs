@@ -124,6 +124,16 @@ fn write_state(core: &Arc<Core>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         c.ping_rounds.load(Relaxed),
         c.ping_ns.load(Relaxed)
     )?;
+    let k = &core.keepalive;
+    writeln!(
+        f,
+        "keepalive: peer use count {} uses {} releases {} acks {} bad releases {}",
+        k.peer_use_count.load(Relaxed),
+        k.uses_rx.load(Relaxed),
+        k.releases_rx.load(Relaxed),
+        k.acks.load(Relaxed),
+        k.bad_releases.load(Relaxed)
+    )?;
     let b = &inner.bulks;
     writeln!(
         f,

@@ -18,7 +18,7 @@ use crate::shm::RawShm;
 use crate::state::Core;
 use crate::sys::{self, AuxDevice, Kthread};
 use crate::tables::new_tables;
-use crate::threads::{RecycleThread, SlotThread, SyncThread};
+use crate::threads::{KeepaliveThread, RecycleThread, SlotThread, SyncThread};
 use core::ptr::NonNull;
 use kernel::device::{Bound, Core as CoreCtx};
 use kernel::dma::Device as _;
@@ -45,6 +45,7 @@ struct Threads {
     _slot: Kthread<SlotThread>,
     _recycle: Kthread<RecycleThread>,
     _sync: Kthread<SyncThread>,
+    _keep: Kthread<KeepaliveThread>,
 }
 
 impl Threads {
@@ -66,11 +67,16 @@ impl Threads {
             .map_err(Error::from)
             .and_then(|t| Kthread::start(c"vchiq-sync", t))
             .map_err(stop_on_err)?;
+        let keep = Arc::new(KeepaliveThread(core.clone()), GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|t| Kthread::start(c"vchiq-keep", t))
+            .map_err(stop_on_err)?;
         Ok(Self {
             core: core.clone(),
             _slot: slot,
             _recycle: recycle,
             _sync: sync,
+            _keep: keep,
         })
     }
 }
@@ -85,6 +91,8 @@ impl Drop for Threads {
 /// The slot memory; kept (leaked) instead of freed when the VideoCore may still write it.
 struct SlotMemory {
     mem: Option<Coherent<[u8]>>,
+    /// VCHIQ_INIT gave (or may have given) the VideoCore the memory's address.
+    handed_over: bool,
     keep: bool,
 }
 
@@ -146,7 +154,8 @@ impl PinnedDrop for DeviceData<'_> {
         }
         // Ask the VideoCore to let go of the memory before unmapping anything it might still
         // be moving data into (a real one never does; the simulator does).
-        this.mem.keep = !this.core.platform.release_memory();
+        // Memory whose address the VideoCore never got is simply freed.
+        this.mem.keep = this.mem.handed_over && !this.core.platform.release_memory();
         // Unmaps every transfer still in flight.
         this.core.inner.lock().bulks.clear();
         this.threads.take();
@@ -196,6 +205,7 @@ fn probe_with<'bound>(
         },
         mem: SlotMemory {
             mem: Some(mem),
+            handed_over: false,
             keep: false,
         },
         slot_bus: bus,
@@ -209,8 +219,14 @@ fn finish(data: Pin<&mut DeviceData<'_>>, pdev: &platform::Device<Bound>) -> Res
     // SAFETY: `aux` and `debugfs` are not structurally pinned.
     let data = unsafe { data.get_unchecked_mut() };
     let core = &data.core;
+    data.mem.handed_over = true;
     core.platform.vchiq_init(data.slot_bus).inspect_err(|e| {
         dev_err!(pdev.as_ref(), "VCHIQ_INIT failed: {:?}\n", e);
+        // No firmware to ask, or it refused: the VideoCore does not have the address. (After
+        // a transport error it may have: the memory is then kept.)
+        if [ENOENT, ENODEV, EPROBE_DEFER, ENXIO].contains(e) {
+            data.mem.handed_over = false;
+        }
     })?;
     dev_info!(
         pdev.as_ref(),
@@ -258,7 +274,17 @@ impl platform::Driver for Bcm2835Driver {
                 .ok_or(ENODEV)?
                 .iomap_sized::<{ bcm2835::REGS_SIZE }>()?
                 .into_devres()?;
-            let platform: KBox<dyn Platform> = KBox::new(Bcm2835::new(regs, info), GFP_KERNEL)?;
+            let bcm = Bcm2835::new(regs, info);
+            // BELL0 is read-to-clear: drop a doorbell left rung by an earlier kernel or load
+            // before the interrupt is requested.
+            let stale = bcm.doorbell_rung();
+            dev_info!(
+                pdev.as_ref(),
+                "bcm2835 doorbell registers mapped ({}-byte cache lines{})\n",
+                info.cache_line_size,
+                if stale { ", stale doorbell cleared" } else { "" }
+            );
+            let platform: KBox<dyn Platform> = KBox::new(bcm, GFP_KERNEL)?;
             let init = probe_with(pdev, platform)?;
             let pdev: &'bound platform::Device<Bound> = pdev;
             Ok(init.pin_chain(move |data| finish(data, pdev)))

@@ -53,7 +53,7 @@ pub(crate) use layout::{
     MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
     SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
 };
-pub(crate) use msg::{HEADER_SIZE, MAX_MSG_SIZE};
+pub(crate) use msg::{MsgType, HEADER_SIZE, MAX_MSG_SIZE};
 pub(crate) use output::{MsgRef, OutQueue, Output, Stall, Stats, Wait};
 pub(crate) use quota::Quota;
 pub(crate) use service::{Handle, ServerOptions, Service, ServiceParams, SrvState};

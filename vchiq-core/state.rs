@@ -60,6 +60,29 @@ pub(crate) struct Events {
     pub(crate) kick: bool,
     /// The threads must exit.
     pub(crate) stop: bool,
+    /// The keepalive thread has REMOTE_USE or REMOTE_RELEASE messages to act on.
+    pub(crate) keep: bool,
+}
+
+/// Use-count bookkeeping for the VideoCore (REMOTE_USE / REMOTE_RELEASE, see
+/// `threads::KeepaliveThread`). The slot handler only adds to `uses` and `releases`; the
+/// keepalive thread takes them and alone changes `peer_use_count`. Nothing else acts on the
+/// counts: there is no power management.
+pub(crate) struct Keepalive {
+    /// REMOTE_USE received, not yet taken by the keepalive thread.
+    pub(crate) uses: Atomic<u32>,
+    /// REMOTE_RELEASE received, not yet taken by the keepalive thread.
+    pub(crate) releases: Atomic<u32>,
+    /// Uses the VideoCore holds: one per REMOTE_USE, less one per REMOTE_RELEASE.
+    pub(crate) peer_use_count: Atomic<u32>,
+    /// REMOTE_USE received in all.
+    pub(crate) uses_rx: Atomic<u32>,
+    /// REMOTE_RELEASE received in all.
+    pub(crate) releases_rx: Atomic<u32>,
+    /// REMOTE_USE_ACTIVE acks sent.
+    pub(crate) acks: Atomic<u32>,
+    /// REMOTE_RELEASE with a peer use count of 0 (protocol errors, ignored).
+    pub(crate) bad_releases: Atomic<u32>,
 }
 
 /// Counters for debugfs, updated without the engine lock.
@@ -101,6 +124,9 @@ pub(crate) struct Core {
     /// Signalled with `events`.
     #[pin]
     pub(crate) events_cv: CondVar,
+    /// Signalled with `events` for the keepalive thread (`keep`, `stop`).
+    #[pin]
+    pub(crate) keep_cv: CondVar,
     /// The slot memory (a copy of the engine's window, for the interrupt handler).
     pub(crate) shm: RawShm,
     /// The fragment pool (after the slots in the same allocation).
@@ -113,6 +139,8 @@ pub(crate) struct Core {
     pub(crate) dev: ARef<Device>,
     /// Statistics.
     pub(crate) counters: Counters,
+    /// The VideoCore's use count.
+    pub(crate) keepalive: Keepalive,
 }
 
 impl Core {
@@ -139,8 +167,10 @@ impl Core {
                     pending: 0,
                     kick: false,
                     stop: false,
+                    keep: false,
                 }),
                 events_cv <- new_condvar!(),
+                keep_cv <- new_condvar!(),
                 shm,
                 frags,
                 own_events,
@@ -154,6 +184,15 @@ impl Core {
                     ping_ns: Atomic::new(0),
                     timeouts: Atomic::new(0),
                     poll_errors: Atomic::new(0),
+                },
+                keepalive: Keepalive {
+                    uses: Atomic::new(0),
+                    releases: Atomic::new(0),
+                    peer_use_count: Atomic::new(0),
+                    uses_rx: Atomic::new(0),
+                    releases_rx: Atomic::new(0),
+                    acks: Atomic::new(0),
+                    bad_releases: Atomic::new(0),
                 },
             }),
             GFP_KERNEL,
@@ -232,6 +271,30 @@ impl Core {
     pub(crate) fn stop_threads(&self) {
         self.events.lock().stop = true;
         self.events_cv.notify_all();
+        self.keep_cv.notify_all();
+    }
+
+    /// Whether the threads were told to exit.
+    pub(crate) fn stopping(&self) -> bool {
+        self.events.lock().stop
+    }
+
+    /// Wakes the keepalive thread (REMOTE_USE or REMOTE_RELEASE counted). Any context that
+    /// may take a spinlock; the slot handler calls it with `inner` held.
+    pub(crate) fn wake_keepalive(&self) {
+        self.events.lock().keep = true;
+        self.keep_cv.notify_all();
+    }
+
+    /// Sleeps until the keepalive thread has work. Returns `false` when it must stop.
+    pub(crate) fn wait_keepalive(&self) -> bool {
+        let mut ev = self.events.lock();
+        while !ev.keep && !ev.stop {
+            // Kernel threads take no signals.
+            let _ = self.keep_cv.wait_interruptible(&mut ev);
+        }
+        ev.keep = false;
+        !ev.stop
     }
 
     /// Sleeps until event `w` may have work (or, with `kick`, a local kick arrived). Returns

@@ -7,12 +7,18 @@
 //!   wakes senders waiting for slots or quota. It must be separate from the slot handler:
 //!   a client callback that blocks for slot space would otherwise wait for itself.
 //! * `vchiq-sync/N` receives messages of synchronous services (sync-trigger event).
+//! * `vchiq-keep/N` keeps the VideoCore's use count: the slot handler only counts its
+//!   REMOTE_USE and REMOTE_RELEASE messages and wakes it; it acks every use with
+//!   REMOTE_USE_ACTIVE (which may have to wait for slots, so the slot handler must not).
 //!
-//! Each sleeps on its own event with the arm/check/sleep protocol of `Core::wait_event` and
-//! calls clients without holding the engine lock.
+//! The first three sleep on their own event with the arm/check/sleep protocol of
+//! `Core::wait_event` and call clients without holding the engine lock; the keepalive thread
+//! sleeps on a local flag (`Core::wait_keepalive`).
 
 use crate::bulk::{Mode, Outcome};
-use crate::engine::{BulkDir, BulkResult, Error as EngineError, Output, Wait};
+use crate::engine::{
+    to_kernel_err, BulkDir, BulkResult, Error as EngineError, MsgType, Output, SrvState, Wait,
+};
 use crate::services::{Client, Phase, Reason};
 use crate::state::{Core, Inner};
 use crate::sys::ThreadBody;
@@ -65,7 +71,18 @@ pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option
             peer_version,
             ..
         } => {
+            let mut opened = None;
             if let Some(e) = inner.services.get(handle) {
+                if e.phase == Phase::Listening {
+                    // The VideoCore opened one of our servers: tell its client.
+                    opened = Some(Delivery {
+                        client: e.client,
+                        reason: Reason::ServiceOpened,
+                        header: core::ptr::null_mut(),
+                        handle: handle.0,
+                        cb_data: core::ptr::null_mut(),
+                    });
+                }
                 e.phase = Phase::Open;
                 e.peer_version = peer_version;
             } else {
@@ -73,7 +90,7 @@ pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option
                 let _ = inner.engine.close_service(handle);
             }
             core.changed.notify_all();
-            None
+            opened
         }
         Output::OpenRejected { handle } => {
             if let Some(e) = inner.services.get(handle) {
@@ -138,6 +155,21 @@ pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option
             result,
         } => bulk_done(core, inner, handle.0, dir, cookie, result),
         Output::BulkTransfer { .. } => None,
+        Output::Control(MsgType::RemoteUse) => {
+            // Counted here, acked by the keepalive thread: the ack may wait for slots.
+            let k = &core.keepalive;
+            k.uses_rx.add(1, Relaxed);
+            k.uses.add(1, Relaxed);
+            core.wake_keepalive();
+            None
+        }
+        Output::Control(MsgType::RemoteRelease) => {
+            let k = &core.keepalive;
+            k.releases_rx.add(1, Relaxed);
+            k.releases.add(1, Relaxed);
+            core.wake_keepalive();
+            None
+        }
         Output::Control(ty) => {
             pr_debug!("vchiq: control message {:?}\n", ty);
             None
@@ -243,7 +275,14 @@ fn pump(core: &Core, w: Wait) {
             let mut inner = core.inner.lock();
             for d in batch.iter().flatten() {
                 if d.reason == Reason::ServiceClosed {
-                    inner.services.remove(crate::engine::Handle(d.handle));
+                    let h = crate::engine::Handle(d.handle);
+                    // A server whose close put it back to listening stays; anything else
+                    // is forgotten now that its client has seen the close.
+                    let listens = inner.engine.service_state(h) == Ok(SrvState::Listening);
+                    match inner.services.get(h) {
+                        Some(e) if e.server && listens => e.phase = Phase::Listening,
+                        _ => inner.services.remove(h),
+                    }
                 }
             }
             core.changed.notify_all();
@@ -314,6 +353,70 @@ impl ThreadBody for SyncThread {
     fn run(&self) {
         while self.0.wait_event(Wait::SyncTrigger, false) {
             pump(&self.0, Wait::SyncTrigger);
+        }
+    }
+}
+
+/// The keepalive thread: keeps the VideoCore's use count (`Core::keepalive`).
+pub(crate) struct KeepaliveThread(pub(crate) Arc<Core>);
+
+impl ThreadBody for KeepaliveThread {
+    fn run(&self) {
+        let core = &self.0;
+        let k = &core.keepalive;
+        while core.wait_keepalive() {
+            // Releases first, then uses: every release taken here follows a use taken now or
+            // before, so releases never outnumber uses.
+            let releases = k.releases.xchg(0, Relaxed);
+            let uses = k.uses.xchg(0, Relaxed);
+            for _ in 0..uses {
+                k.peer_use_count.add(1, Relaxed);
+                if send_use_ack(core).is_err() {
+                    // The device is gone (or the thread is stopping): nobody to ack.
+                    return;
+                }
+                k.acks.add(1, Relaxed);
+            }
+            for _ in 0..releases {
+                // Only this thread changes the count, so load and store do not race.
+                let n = k.peer_use_count.load(Relaxed);
+                if n == 0 {
+                    let bad = k.bad_releases.fetch_add(1u32, Relaxed).wrapping_add(1);
+                    if bad <= 10 || bad % 1000 == 0 {
+                        dev_err!(
+                            core.dev,
+                            "protocol error from the VideoCore: REMOTE_RELEASE without a use (#{})\n",
+                            bad
+                        );
+                    }
+                } else {
+                    k.peer_use_count.store(n - 1, Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Sends one REMOTE_USE_ACTIVE, waiting for slot space. Fails once the device is dead or the
+/// threads are stopping.
+fn send_use_ack(core: &Core) -> Result {
+    loop {
+        let inner = core.inner.lock();
+        let r = core.wait_changed(inner, |i| {
+            match i.engine.send_control(MsgType::RemoteUseActive) {
+                Ok(()) => Ok(true),
+                Err(EngineError::WouldBlock) => Ok(false),
+                Err(e) => Err(to_kernel_err(e)),
+            }
+        });
+        match r {
+            Ok(mut inner) => {
+                core.flush_doorbell(&mut inner);
+                return Ok(());
+            }
+            // No slot for 5 s (counted in `timeouts`): keep waiting unless told to stop.
+            Err(e) if e == ETIMEDOUT && !core.stopping() => continue,
+            Err(e) => return Err(e),
         }
     }
 }

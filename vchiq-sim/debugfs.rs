@@ -15,6 +15,8 @@
 //! | `refuse_reset` | non-zero: the core's `vc_reset` fails with -EBUSY, as with real firmware (the core keeps the memory; the next VCHIQ_INIT is refused) |
 //! | `pingpong` | non-zero: every doorbell from the ARM is answered with a doorbell, even with nothing to say (the yardstick for the core's `ping` benchmark: a bare round trip through the same interrupt path) |
 //! | `close_open` | write 1: the VideoCore closes every open service from its side at its next activation (the ARM's clients get SERVICE_CLOSED); one-shot |
+//! | `remote_use` | write N: the VideoCore sends N REMOTE_USE (the ARM acks each with REMOTE_USE_ACTIVE, counted in `use_acks`); reads back how many are still to send |
+//! | `remote_release` | write N: the VideoCore sends N REMOTE_RELEASE (after any pending REMOTE_USE); reads back how many are still to send |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
@@ -47,6 +49,8 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_file(c"refuse_reset", &k.refuse_reset);
     dir.read_write_file(c"pingpong", &k.pingpong);
     dir.read_write_callback_file(c"close_open", &**sim, &show_close_open, &write_close_open);
+    dir.read_write_callback_file(c"remote_use", &**sim, &show_use, &write_use);
+    dir.read_write_callback_file(c"remote_release", &**sim, &show_release, &write_release);
     dir.read_write_callback_file(c"refuse_open", &**sim, &show_refuse, &write_refuse);
     dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
@@ -55,7 +59,7 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
 
 fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     let c = &sim.counters;
-    let files: [(&CStr, &'a Atomic<u32>); 17] = [
+    let files: [(&CStr, &'a Atomic<u32>); 20] = [
         (c"inits", &c.inits),
         (c"refused_inits", &c.refused_inits),
         (c"resets", &c.resets),
@@ -73,6 +77,9 @@ fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
         (c"corrupted", &c.corrupted),
         (c"errors", &c.errors),
         (c"rounds", &c.rounds),
+        (c"remote_uses", &c.remote_uses),
+        (c"remote_releases", &c.remote_releases),
+        (c"use_acks", &c.use_acks),
     ];
     for (name, counter) in files {
         dir.read_only_file(name, counter);
@@ -146,6 +153,36 @@ fn show_close_open(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 fn write_close_open(sim: &Sim, r: &mut UserSliceReader) -> Result {
     sim.knobs.close_open.store(read_u32(r)?, Relaxed);
     // Act now, not at the next doorbell.
+    sim.kick();
+    Ok(())
+}
+
+/// Most REMOTE_USE or REMOTE_RELEASE messages one write may ask for.
+const MAX_REMOTE: u32 = 1_000_000;
+
+fn show_use(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.remote_use.load(Relaxed))
+}
+
+fn write_use(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    add_remote(sim, &sim.knobs.remote_use, r)
+}
+
+fn show_release(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.remote_release.load(Relaxed))
+}
+
+fn write_release(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    add_remote(sim, &sim.knobs.remote_release, r)
+}
+
+/// Adds N messages to send to `knob` and acts on them now.
+fn add_remote(sim: &Sim, knob: &Atomic<u32>, r: &mut UserSliceReader) -> Result {
+    let n = read_u32(r)?;
+    if n > MAX_REMOTE {
+        return Err(EINVAL);
+    }
+    knob.fetch_add(n, Relaxed);
     sim.kick();
     Ok(())
 }

@@ -16,8 +16,8 @@
 //! CLOSE, exactly as for an unknown service) and added again when it is cleared.
 
 use crate::engine::{
-    BulkDir, BulkResult, Engine, Error as EngError, Handle, Output, ServerOptions, ServiceParams,
-    SrvState, Stall, Tables, MAX_MSG_SIZE,
+    BulkDir, BulkResult, Engine, Error as EngError, Handle, MsgType, Output, ServerOptions,
+    ServiceParams, SrvState, Stall, Tables, MAX_MSG_SIZE,
 };
 use crate::knobs::{bump, log_nth, Counters};
 use crate::services::{self, SimService};
@@ -625,6 +625,9 @@ impl Host {
                         });
                     }
                 }
+            }
+            Output::Control(MsgType::RemoteUseActive) => {
+                bump(&counters.use_acks);
             }
             Output::Connected | Output::OpenRejected { .. } | Output::Control(_) => {}
         }

@@ -25,6 +25,10 @@ pub(crate) struct Knobs {
     pub(crate) pingpong: Atomic<u32>,
     /// One-shot: the next activation closes every open service from the VideoCore's side.
     pub(crate) close_open: Atomic<u32>,
+    /// REMOTE_USE messages still to send to the ARM (writes add to it).
+    pub(crate) remote_use: Atomic<u32>,
+    /// REMOTE_RELEASE messages still to send to the ARM (writes add to it).
+    pub(crate) remote_release: Atomic<u32>,
 }
 
 impl Knobs {
@@ -39,6 +43,8 @@ impl Knobs {
             refuse_reset: Atomic::new(0),
             pingpong: Atomic::new(0),
             close_open: Atomic::new(0),
+            remote_use: Atomic::new(0),
+            remote_release: Atomic::new(0),
         }
     }
 
@@ -97,6 +103,12 @@ pub(crate) struct Counters {
     pub(crate) errors: Atomic<u32>,
     /// Rounds of processing (several per activation when the ARM keeps sending).
     pub(crate) rounds: Atomic<u32>,
+    /// REMOTE_USE messages sent to the ARM.
+    pub(crate) remote_uses: Atomic<u32>,
+    /// REMOTE_RELEASE messages sent to the ARM.
+    pub(crate) remote_releases: Atomic<u32>,
+    /// REMOTE_USE_ACTIVE messages (the ARM's acks of REMOTE_USE) received.
+    pub(crate) use_acks: Atomic<u32>,
 }
 
 impl Counters {
@@ -120,6 +132,9 @@ impl Counters {
             corrupted: Atomic::new(0),
             errors: Atomic::new(0),
             rounds: Atomic::new(0),
+            remote_uses: Atomic::new(0),
+            remote_releases: Atomic::new(0),
+            use_acks: Atomic::new(0),
         }
     }
 }

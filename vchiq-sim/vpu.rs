@@ -4,8 +4,8 @@
 //! VPU ("master") role, its services, and one activation of its work item.
 
 use crate::engine::{
-    BulkDir, BulkResult, Engine, Error as EngError, SharedMem, Stall, Wait, MAGIC, MAX_SLOTS,
-    SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC, SZ_MASTER,
+    BulkDir, BulkResult, Engine, Error as EngError, MsgType, SharedMem, Stall, Wait, MAGIC,
+    MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC, SZ_MASTER,
     SZ_PLATFORM_DATA, SZ_SLAVE,
 };
 use crate::host::{BulkJob, Host, VpuEngine};
@@ -214,6 +214,7 @@ impl Running {
             let n = self.host.close_all_open(&self.eng);
             pr_info!("closing {} open services from the VideoCore's side\n", n);
         }
+        self.send_remote(knobs, counters);
         let refuse = knobs.refuse_open.load(Relaxed) != 0;
         self.host.apply_refuse(&mut self.eng, refuse, counters);
         self.host.drain(&mut self.eng, counters);
@@ -266,6 +267,42 @@ impl Running {
         if self.eng.shm().take_fired() {
             bump(&counters.corrupted);
             pr_info!("corrupted the header of a message to the ARM\n");
+        }
+    }
+
+    /// Sends the REMOTE_USE, then the REMOTE_RELEASE messages the knobs ask for; what does
+    /// not fit in the slots waits for the next activation (a recycle wakes us).
+    fn send_remote(&mut self, knobs: &Knobs, counters: &Counters) {
+        if self.tx_dead {
+            return;
+        }
+        let kinds = [
+            (&knobs.remote_use, MsgType::RemoteUse, &counters.remote_uses),
+            (
+                &knobs.remote_release,
+                MsgType::RemoteRelease,
+                &counters.remote_releases,
+            ),
+        ];
+        for (knob, ty, sent) in kinds {
+            // Only this work item takes from the knobs; writers only add.
+            while knob.load(Relaxed) > 0 {
+                match self.eng.send_control(ty) {
+                    Ok(()) => {
+                        knob.fetch_sub(1u32, Relaxed);
+                        bump(sent);
+                    }
+                    // Releases wait behind the uses still pending.
+                    Err(EngError::WouldBlock) => return,
+                    Err(e) => {
+                        knob.store(0, Relaxed);
+                        let n = bump(&counters.errors);
+                        if log_nth(n) {
+                            pr_err!("sending {:?} failed: {:?}\n", ty, e);
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -58,6 +58,31 @@ t_run "doorbell ping (bare round trips)" sh -c "echo 2000 >$CORE/ping"
 echo 0 >$SIM/pingpong
 grep '^ping' $CORE/state >/dev/console
 
+# Use counts: the VideoCore's REMOTE_USE / REMOTE_RELEASE, acked by the keepalive thread.
+# until_ok CMD...: CMD passes within about 5 s.
+until_ok() {
+	local i=0
+	until "$@"; do
+		[ $i -ge 50 ] && return 1
+		sleep 0.1 2>/dev/null || sleep 1
+		i=$((i + 1))
+	done
+}
+# keep_is COUNTS...: the core's keepalive line ends "peer use count COUNTS...".
+keep_is() { grep -q "^keepalive: peer use count $*\$" $CORE/state; }
+acks_are() { test "$(counter use_acks)" = "$1"; }
+t_run "keepalive thread running" sh -c 'ps | grep -q "[v]chiq-keep"'
+echo 5 >$SIM/remote_use
+t_run "5 REMOTE_USE acked (simulator)" until_ok acks_are 5
+t_run "peer use count 5" until_ok keep_is 5 uses 5 releases 0 acks 5 bad releases 0
+echo 5 >$SIM/remote_release
+t_run "5 REMOTE_RELEASE: peer use count 0" until_ok keep_is 0 uses 5 releases 5 acks 5 bad releases 0
+echo 1 >$SIM/remote_release
+t_run "extra REMOTE_RELEASE counted as an error" until_ok keep_is 0 uses 5 releases 6 acks 5 bad releases 1
+t_run "no ack for a release" acks_are 5
+grep '^keepalive' $CORE/state >/dev/console
+ktest echo 10
+
 # Fault knobs.
 echo 1 >$SIM/refuse_open
 ktest refused
@@ -123,4 +148,5 @@ cycles() {
 }
 t_run "100 load/unload cycles with traffic, both orders" cycles 100
 t_run "no vchiq kthreads left" sh -c '! ps | grep -q "[v]chiq-"'
+t_run "no vchiq-keep kthread left" sh -c '! ps | grep -q "[v]chiq-keep"'
 t_run "no vchiq debugfs entries left" sh -c '! ls /sys/kernel/debug | grep -q vchiq'
