@@ -282,7 +282,11 @@ impl platform::Driver for Bcm2835Driver {
                 pdev.as_ref(),
                 "bcm2835 doorbell registers mapped ({}-byte cache lines{})\n",
                 info.cache_line_size,
-                if stale { ", stale doorbell cleared" } else { "" }
+                if stale {
+                    ", stale doorbell cleared"
+                } else {
+                    ""
+                }
             );
             let platform: KBox<dyn Platform> = KBox::new(bcm, GFP_KERNEL)?;
             let init = probe_with(pdev, platform)?;
