@@ -41,10 +41,10 @@ t_run "$DEV appears" wait_dev
 tools "-f 10" -f 10
 tools "-p 50" -p 50
 t_run "vchiq-test -b 1024" vchiq-test -b 1024 20
+tools "--fuzz 100000" --fuzz 100000
 t_run "vchiq-test --stress 8" vchiq-test --stress 8
 t_run "vchiq-test --kill-bulk 1000" vchiq-test --kill-bulk 1000
 kmemleak_check
-tools "--fuzz 100000" --fuzz 100000
 
 # Unloading while a process holds the device open: refused (EBUSY) or waits; it goes once
 # the process is gone.
