@@ -522,7 +522,9 @@ fn echo_messages(c: &mut Checker, o: &Opts) {
             let mut got = None;
             while t.elapsed() < WAIT {
                 match s.dequeue(&mut [0u8; 100], false) {
-                    Err(e) if errno(&e) == EAGAIN => std::thread::sleep(Duration::from_millis(1)),
+                    Err(e) if errno(&e) == EAGAIN => {
+                        vchiq_test::signal::sleep(Duration::from_millis(1))
+                    }
                     r => {
                         got = Some(r);
                         break;
@@ -797,9 +799,8 @@ fn lifecycle(c: &mut Checker, o: &Opts) {
         done == Ok(true),
         format_args!("SHUTDOWN returns and the completion thread ends ({done:?})"),
     );
-    if done.is_ok() {
-        let _ = keep.join();
-    }
+    // Not joined: see Client::shutdown.
+    drop(keep);
     for (s, h) in ss.iter().zip(&handles) {
         let closed = std::iter::from_fn(|| s.try_event()).any(|e| e == Event::Closed);
         c.ok(
@@ -858,12 +859,13 @@ fn signal_bulk(c: &mut Checker, o: &Opts) {
     let me = signal::this_thread();
     let params = test_params(4096, 1, false, false);
     let (dev, handle) = (s.dev(), s.handle);
-    let sender = std::thread::scope(|sc| {
-        let h = sc.spawn(|| {
-            std::thread::sleep(Duration::from_millis(200));
+    let sent = std::sync::Mutex::new(None);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            vchiq_test::signal::sleep(Duration::from_millis(200));
             let _ = signal::alarm_thread(me);
-            std::thread::sleep(Duration::from_millis(600));
-            dev.queue_message(handle, &[&params])
+            vchiq_test::signal::sleep(Duration::from_millis(600));
+            *sent.lock().unwrap() = Some(dev.queue_message(handle, &[&params]));
         });
         arg.mode = mode::BLOCKING;
         let t = Instant::now();
@@ -908,8 +910,11 @@ fn signal_bulk(c: &mut Checker, o: &Opts) {
                 format_args!("interrupted blocking bulk: {}", describe(&e)),
             ),
         };
-        h.join().unwrap()
     });
+    let sender = sent
+        .into_inner()
+        .unwrap()
+        .unwrap_or_else(|| Err(io::Error::other("no result")));
     c.success(sender, "MSG_CONFIG from another thread");
     reply_is(c, &s, b"\0", "config reply");
     c.success(s.close(), "close");
@@ -1059,7 +1064,7 @@ fn errors(c: &mut Checker, o: &Opts) {
         }
         // DEQUEUE into a faulting buffer with a message waiting.
         let _ = s.send(&[&MSG_SYNC.to_le_bytes()]);
-        std::thread::sleep(Duration::from_millis(100));
+        vchiq_test::signal::sleep(Duration::from_millis(100));
         let mut d = abi::DequeueMessage {
             handle: s.handle,
             blocking: 1,
