@@ -602,7 +602,9 @@ pub fn run(path: &str, n: usize, seed: u64) -> bool {
     }
     // A fresh instance must still work.
     match vchiq_test::Client::open(path).and_then(|cl| {
-        let s = cl.open_service(ECHO, 3, 3, false)?;
+        // Retried for up to 2 minutes: listeners the fuzzing's closes freed may take a
+        // moment to listen again.
+        let s = crate::stress::open_echo(&cl, false, &mut Rng::new(1))?;
         let m = echo_message(100, 9);
         s.send(&[&m])?;
         let ok = s.recv_any(WAIT)? == m;
