@@ -41,8 +41,12 @@ t_run "$DEV appears" wait_dev
 tools "-f 10" -f 10
 tools "-p 50" -p 50
 t_run "vchiq-test -b 1024" vchiq-test -b 1024 20
-tools "--fuzz 100000" --fuzz 100000
 t_run "vchiq-test --stress 8" vchiq-test --stress 8
+tools "--fuzz 100000" --fuzz 100000
+# A fresh VideoCore for what follows, whatever the fuzzing left behind.
+t_run "reload vchiq-dev, vchiq-core, vchiq-sim after fuzzing" sh -c \
+	"rmmod vchiq_dev vchiq_core vchiq_sim && modprobe vchiq_sim && modprobe vchiq_core && modprobe vchiq_dev"
+t_run "$DEV appears again" wait_dev
 t_run "vchiq-test --kill-bulk 1000" vchiq-test --kill-bulk 1000
 kmemleak_check
 
