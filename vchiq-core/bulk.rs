@@ -173,6 +173,21 @@ impl Transfer {
             Some(d) => d.segment_list()?,
             None => KVec::new(),
         };
+        // The format describes the pages from the first byte on: every segment but the first
+        // must start a page, and every one but the last must end one. A mapping that breaks
+        // this (a bounce buffer not keeping the page offset) cannot be described; sending it
+        // anyway would make the VideoCore write where it should not.
+        let last = segments.len().saturating_sub(1);
+        for (i, &(addr, seg_len)) in segments.iter().enumerate() {
+            let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;
+            let page_mask = PL_PAGE as u64 - 1;
+            if (i > 0 && addr & page_mask != 0) || (i < last && end & page_mask != 0) {
+                kernel::pr_warn_once!(
+                    "vchiq: a bulk's DMA mapping is not page-aligned inside; transfer refused\n"
+                );
+                return Err(EIO);
+            }
+        }
         for &(addr, seg_len) in segments.iter() {
             let start = addr & !(PL_PAGE as u64 - 1);
             let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;

@@ -169,6 +169,7 @@ fn probe_with<'bound>(
 ) -> Result<impl PinInit<DeviceData<'bound>, Error> + 'bound> {
     // SAFETY: no DMA mapping or allocation of this device exists yet.
     unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<32>())? };
+    sys::keep_page_offset(pdev.as_ref());
     let pdev: &'bound platform::Device<Bound> = pdev;
     let cls = platform.cache_line_size() as usize;
     let slots = TOTAL_SLOTS * SLOT_SIZE;

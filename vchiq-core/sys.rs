@@ -37,6 +37,7 @@ extern "C" {
     ) -> *mut bindings::auxiliary_device;
     fn vchiq_sys_aux_del(adev: *mut bindings::auxiliary_device);
     fn vchiq_sys_buf_page(addr: *const c_void) -> *mut bindings::page;
+    fn vchiq_sys_dma_keep_page_offset(dev: *mut bindings::device);
     fn vchiq_sys_map_pages(
         dev: *mut bindings::device,
         pages: *mut *mut bindings::page,
@@ -236,6 +237,15 @@ impl<T: Send + Sync + 'static> Drop for AuxDevice<T> {
         // SAFETY: the device is gone; the data is ours again.
         drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(self.data) });
     }
+}
+
+/// Makes the DMA API keep a buffer's offset within its page when it bounces it through
+/// swiotlb (`dma_set_min_align_mask`): a pagelist needs every segment but the first to
+/// start on a page boundary and every one but the last to end on one, which a bounce buffer
+/// without this could break (a small unaligned receive is bounced on arm64).
+pub(crate) fn keep_page_offset<Ctx: DeviceContext>(dev: &Device<Ctx>) {
+    // SAFETY: `dev` is a valid device; the helper only sets its DMA parameters.
+    unsafe { vchiq_sys_dma_keep_page_offset(raw_device(dev)) }
 }
 
 /// The page behind a kernel virtual address (linear map or vmalloc), if any.

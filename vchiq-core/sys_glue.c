@@ -114,6 +114,11 @@ struct page *vchiq_sys_buf_page(const void *addr)
 	return NULL;
 }
 
+void vchiq_sys_dma_keep_page_offset(struct device *dev)
+{
+	dma_set_min_align_mask(dev, PAGE_SIZE - 1);
+}
+
 struct sg_table *vchiq_sys_map_pages(struct device *dev, struct page **pages, u32 n,
 				     u32 offset, u32 len, bool to_device)
 {

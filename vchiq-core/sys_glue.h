@@ -19,6 +19,7 @@ struct auxiliary_device *vchiq_sys_aux_add(struct device *parent, const char *mo
 					   const char *name, u32 id, void *data);
 void vchiq_sys_aux_del(struct auxiliary_device *adev);
 struct page *vchiq_sys_buf_page(const void *addr);
+void vchiq_sys_dma_keep_page_offset(struct device *dev);
 struct sg_table *vchiq_sys_map_pages(struct device *dev, struct page **pages, u32 n,
 				     u32 offset, u32 len, bool to_device);
 void vchiq_sys_unmap_pages(struct device *dev, struct sg_table *sgt, bool to_device);

@@ -387,9 +387,9 @@ impl DevFile {
             // SAFETY: the open failed, so vchiq-core kept no copy of `info`.
             drop(unsafe { KBox::from_raw(info) });
             return Err(match e {
+                // A bad fourcc or a full table: mainline's "the add failed".
+                EINVAL | ENOSPC if !is_open => EEXIST,
                 EINVAL | ECONNREFUSED => EIO,
-                // A bad fourcc or a full table (mainline: the add failed).
-                ENOSPC if !is_open => EEXIST,
                 e => e,
             });
         }
@@ -508,6 +508,10 @@ impl DevFile {
             user(data, len)?
                 .reader()
                 .read_slice(msg.get_mut(at..).ok_or(EINVAL)?)?;
+        }
+        // Mainline refuses empty messages (the core's generic failure).
+        if msg.is_empty() {
+            return Err(EIO);
         }
         // SAFETY: `raw` is live; `msg` is valid for its length during the call.
         check(unsafe {

@@ -247,6 +247,11 @@ fn bulk_large(inst: &Instance, out: &mut Report) -> Result {
         (65537, 31),
         (4097, 17),
         (1, 5),
+        // Starting in the last byte(s) of a page: the second page of a vmalloc buffer is
+        // (most likely) not the physically next one.
+        (4096, 4095 - GUARD),
+        (65, 4095 - GUARD),
+        (12289, 4093 - GUARD),
     ] {
         let off = GUARD + align;
         for b in tx[off..off + len].iter_mut() {
