@@ -109,18 +109,7 @@ impl Transfer {
             pages.push(page, GFP_KERNEL)?;
             raw.push(page.as_ptr(), GFP_KERNEL)?;
         }
-        let dma = if npages == 0 {
-            None
-        } else {
-            Some(DmaPages::map(
-                dev,
-                &mut raw,
-                offset as u32,
-                len,
-                dir == BulkDir::Transmit,
-            )?)
-        };
-        Self::with_pages(dev, pages, dma, None, offset as u32, len, dir)
+        Self::with_pages(dev, pages, raw, None, offset as u32, len, dir)
     }
 
     /// Pins and maps `len` bytes of the current process's memory at user address `uaddr`
@@ -144,29 +133,31 @@ impl Transfer {
             pages.push(NonNull::new(p).ok_or(EFAULT)?, GFP_KERNEL)?;
             raw.push(p, GFP_KERNEL)?;
         }
-        let dma = if npages == 0 {
-            None
-        } else {
-            Some(DmaPages::map(
-                dev,
-                &mut raw,
-                offset as u32,
-                len,
-                dir == BulkDir::Transmit,
-            )?)
-        };
-        Self::with_pages(dev, pages, dma, Some(pinned), offset as u32, len, dir)
+        Self::with_pages(dev, pages, raw, Some(pinned), offset as u32, len, dir)
     }
 
+    /// Maps `pages` (`raw`: the same, as the DMA API wants them) for the transfer and writes
+    /// the pagelist.
     fn with_pages(
         dev: &Device,
         pages: KVec<NonNull<bindings::page>>,
-        dma: Option<DmaPages>,
+        mut raw: KVec<*mut bindings::page>,
         pinned: Option<PinnedPages>,
         offset: u32,
         len: u32,
         dir: BulkDir,
     ) -> Result<Self> {
+        let dma = if raw.is_empty() {
+            None
+        } else {
+            Some(DmaPages::map(
+                dev,
+                &mut raw,
+                offset,
+                len,
+                dir == BulkDir::Transmit,
+            )?)
+        };
         // Runs: every mapped segment, merged with the previous run when contiguous.
         let mut runs: KVec<(u64, u32)> = KVec::new();
         let segments = match &dma {
