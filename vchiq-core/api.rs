@@ -79,9 +79,19 @@ impl Core {
         let mut inner = match r {
             Ok(inner) => inner,
             Err(e) => {
-                // Forget it: a late OPENACK finds no entry and closes the service again.
+                // Forget it: a late OPENACK finds no entry and closes the service again. If
+                // the OPENACK came while the lock was dropped, close it now, or the
+                // VideoCore's listener stays taken.
                 let mut inner = self.inner.lock();
+                let opened = inner
+                    .services
+                    .get(handle)
+                    .is_some_and(|x| x.phase == Phase::Open);
                 inner.services.remove(handle);
+                if opened {
+                    inner.abandon(handle);
+                    self.flush_doorbell(&mut inner);
+                }
                 return Err(e);
             }
         };
@@ -120,6 +130,11 @@ impl Core {
     /// (without callbacks); an open service, server or client, is closed as by
     /// [`Core::close`] and then freed.
     pub(crate) fn remove(&self, handle: Handle) -> Result {
+        self.remove_as(handle, true)
+    }
+
+    /// [`Core::remove`], with waits that signals do not end unless `interruptible`.
+    pub(crate) fn remove_as(&self, handle: Handle, interruptible: bool) -> Result {
         {
             let mut inner = self.inner.lock();
             let e = inner.services.get(handle).ok_or(EINVAL)?;
@@ -140,12 +155,17 @@ impl Core {
                 _ => {}
             }
         }
-        self.close(handle)
+        self.close_as(handle, interruptible)
     }
 
     /// Closes a service and waits until the VideoCore has acknowledged it and the client has
     /// had its SERVICE_CLOSED callback.
     pub(crate) fn close(&self, handle: Handle) -> Result {
+        self.close_as(handle, true)
+    }
+
+    /// [`Core::close`], with waits that signals do not end unless `interruptible`.
+    pub(crate) fn close_as(&self, handle: Handle, interruptible: bool) -> Result {
         let mut inner = self.inner.lock();
         match inner.services.get(handle).map(|e| e.phase) {
             // Nothing to close (mainline: EINVAL); `remove` frees a listening server.
@@ -154,25 +174,37 @@ impl Core {
                 // Closed already (by the VideoCore): its SERVICE_CLOSED callback may still be
                 // running. Wait until it has been delivered, so that the client may free what
                 // the callback uses, and report the handle as gone, as after the delivery.
-                let _inner = self.wait_changed(inner, |i| Ok(closed_and_delivered(i, handle)))?;
+                let _inner = self.wait_changed_as(
+                    inner,
+                    |i| Ok(closed_and_delivered(i, handle)),
+                    interruptible,
+                )?;
                 return Err(EINVAL);
             }
             Some(_) => {}
         }
-        let inner = self.wait_changed(inner, |i| match i.engine.close_service(handle) {
-            Ok(()) => Ok(true),
-            // Already closing (from the VideoCore's side, or a retry).
-            Err(EngineError::Closed) | Err(EngineError::BadHandle) => Ok(true),
-            Err(EngineError::WouldBlock) => Ok(false),
-            Err(e) => Err(to_kernel_err(e)),
-        })?;
+        let inner = self.wait_changed_as(
+            inner,
+            |i| match i.engine.close_service(handle) {
+                Ok(()) => Ok(true),
+                // Already closing (from the VideoCore's side, or a retry).
+                Err(EngineError::Closed) | Err(EngineError::BadHandle) => Ok(true),
+                Err(EngineError::WouldBlock) => Ok(false),
+                Err(e) => Err(to_kernel_err(e)),
+            },
+            interruptible,
+        )?;
         let mut inner = inner;
         self.flush_doorbell(&mut inner);
         // The slot handler may have work for the close (aborted bulks).
         drop(inner);
         self.kick();
         let inner = self.inner.lock();
-        let _inner = self.wait_changed(inner, |i| Ok(closed_and_delivered(i, handle)))?;
+        let _inner = self.wait_changed_as(
+            inner,
+            |i| Ok(closed_and_delivered(i, handle)),
+            interruptible,
+        )?;
         Ok(())
     }
 
@@ -300,6 +332,42 @@ impl Core {
             e.use_count = e.use_count.checked_sub(1).ok_or(EINVAL)?;
         }
         Ok(())
+    }
+
+    /// Forgets what a departing `instance` still has after its services were closed (a
+    /// close that timed out): its services (their held messages are released; what the
+    /// VideoCore still sends for them is dropped) and its bulks (they end in the
+    /// background), then waits until no callback batch is in flight, since one may target
+    /// the instance. Returns false if callbacks are still running after the reply timeout:
+    /// the caller must then not free the instance.
+    pub(crate) fn detach(&self, instance: *mut c_void) -> bool {
+        let mut inner = self.inner.lock();
+        let mut mine = KVec::new();
+        for e in inner.services.entries() {
+            if e.client.instance == instance && mine.push(e.handle, GFP_KERNEL).is_err() {
+                return false;
+            }
+        }
+        for h in mine {
+            for m in inner.services.take_held(h) {
+                let _ = inner.engine.release(&m);
+            }
+            inner.services.remove(h);
+        }
+        inner.bulks.detach(instance);
+        self.flush_doorbell(&mut inner);
+        // Callbacks are short; poll (also on a dead device, whose threads are stopping).
+        let mut waited = 0;
+        while inner.delivering != 0 {
+            if waited >= crate::state::REPLY_TIMEOUT_MS {
+                return false;
+            }
+            drop(inner);
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+            inner = self.inner.lock();
+            waited += 1;
+        }
+        true
     }
 
     /// Services whose client is `instance` (for shutdown).

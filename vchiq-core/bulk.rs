@@ -427,6 +427,17 @@ impl BulkTable {
         self.entries.remove(i).ok()
     }
 
+    /// Detaches the bulks of a departing `instance`: nobody will be called back or wait for
+    /// them; they end in the background (those that have ended are dropped now).
+    pub(crate) fn detach(&mut self, instance: *mut c_void) {
+        for e in self.entries.iter_mut().filter(|e| e.is_of(instance)) {
+            e.client = None;
+            e.mode = Mode::NoCallback;
+        }
+        self.entries
+            .retain(|e| e.client.is_some() || e.outcome == Outcome::Pending);
+    }
+
     /// Number of bulks in flight.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

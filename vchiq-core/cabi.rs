@@ -96,9 +96,17 @@ pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut c_void) -> c_int {
     }
     // SAFETY: `instance` came from `KBox::into_raw` in `vchiq_initialise` (caller's contract).
     let inst = unsafe { KBox::from_raw(instance.cast::<Instance>()) };
+    // Signals do not cut these waits short (a process being killed closes its instances):
+    // every close waits for its SERVICE_CLOSED delivery, or for the reply timeout.
     for h in inst.core.services_of(instance) {
         // A VideoCore that does not answer cannot stop the shutdown.
-        let _ = inst.core.remove(h);
+        let _ = inst.core.remove_as(h, false);
+    }
+    if !inst.core.detach(instance) {
+        // A callback into this instance may still be running: keep its memory.
+        pr_warn!("vchiq: a client callback does not return; leaking its instance\n");
+        core::mem::forget(inst);
+        return ETIMEDOUT.to_errno();
     }
     0
 }

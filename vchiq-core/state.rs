@@ -10,7 +10,7 @@
 //! and its sleep (see `Documentation/architecture.md`, "Threads").
 
 use crate::bulk::BulkTable;
-use crate::engine::{Engine, RemoteEvent, SharedMem, Tables, Wait};
+use crate::engine::{Engine, Handle, RemoteEvent, SharedMem, Tables, Wait};
 use crate::platform::Platform;
 use crate::services::Registry;
 use crate::shm::RawShm;
@@ -50,7 +50,30 @@ pub(crate) struct Inner {
     pub(crate) services: Registry,
     /// Bulk transfers in flight.
     pub(crate) bulks: BulkTable,
+    /// Batches of client callbacks being made by the slot or sync thread (without the
+    /// lock); an instance is only freed when none is in flight (`Core::detach`).
+    pub(crate) delivering: u32,
+    /// Services the VideoCore opened for a caller that gave up waiting, whose CLOSE found no
+    /// slot yet: retried by the slot handler.
+    pub(crate) orphans: KVec<Handle>,
 }
+
+impl Inner {
+    /// Closes a service that the VideoCore opened for a caller who gave up waiting: it must
+    /// be closed, or the VideoCore's listener stays taken. Without a free slot now, the
+    /// slot handler retries (`orphans`).
+    pub(crate) fn abandon(&mut self, handle: Handle) {
+        if self.engine.close_service(handle) == Err(crate::engine::Error::WouldBlock)
+            && self.orphans.push(handle, GFP_KERNEL).is_err()
+        {
+            pr_warn!("vchiq: cannot remember an abandoned service; its listener stays taken\n");
+        }
+    }
+}
+
+/// The engine lock, held.
+pub(crate) type InnerGuard<'a> =
+    kernel::sync::lock::Guard<'a, Inner, kernel::sync::lock::mutex::MutexBackend>;
 
 /// Wake-up state shared with the interrupt handler.
 pub(crate) struct Events {
@@ -161,6 +184,8 @@ impl Core {
                     connect: ConnectState::Idle,
                     services: Registry::new(),
                     bulks: BulkTable::new(),
+                    delivering: 0,
+                    orphans: KVec::new(),
                 }),
                 changed <- new_condvar!(),
                 events <- new_spinlock_irq!(Events {
@@ -343,9 +368,21 @@ impl Core {
     /// `EINTR` on a signal.
     pub(crate) fn wait_changed<'a>(
         &'a self,
-        mut guard: kernel::sync::lock::Guard<'a, Inner, kernel::sync::lock::mutex::MutexBackend>,
+        guard: InnerGuard<'a>,
+        done: impl FnMut(&mut Inner) -> Result<bool>,
+    ) -> Result<InnerGuard<'a>> {
+        self.wait_changed_as(guard, done, true)
+    }
+
+    /// As [`Core::wait_changed`]; unless `interruptible`, signals do not end the wait (it
+    /// then still ends after [`REPLY_TIMEOUT_MS`]). Teardown uses this: a process being
+    /// killed must still wait for its services to close before its instance is freed.
+    pub(crate) fn wait_changed_as<'a>(
+        &'a self,
+        mut guard: InnerGuard<'a>,
         mut done: impl FnMut(&mut Inner) -> Result<bool>,
-    ) -> Result<kernel::sync::lock::Guard<'a, Inner, kernel::sync::lock::mutex::MutexBackend>> {
+        interruptible: bool,
+    ) -> Result<InnerGuard<'a>> {
         let mut left: Jiffies = msecs_to_jiffies(REPLY_TIMEOUT_MS);
         loop {
             if guard.dead {
@@ -361,7 +398,17 @@ impl Core {
             match self.changed.wait_interruptible_timeout(&mut guard, left) {
                 kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
                 kernel::sync::CondVarTimeoutResult::Timeout => left = 0,
-                kernel::sync::CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                kernel::sync::CondVarTimeoutResult::Signal { .. } if interruptible => {
+                    return Err(EINTR)
+                }
+                kernel::sync::CondVarTimeoutResult::Signal { .. } => {
+                    // A pending signal makes every interruptible sleep return at once: poll
+                    // instead, a millisecond at a time, without the lock.
+                    drop(guard);
+                    kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+                    guard = self.inner.lock();
+                    left = left.saturating_sub(msecs_to_jiffies(1));
+                }
             }
         }
     }

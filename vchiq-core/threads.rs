@@ -86,8 +86,8 @@ pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option
                 e.phase = Phase::Open;
                 e.peer_version = peer_version;
             } else {
-                // Nobody waits for it any more (the open timed out): close it again.
-                let _ = inner.engine.close_service(handle);
+                // Nobody waits for it any more (the open timed out or was interrupted).
+                inner.abandon(handle);
             }
             core.changed.notify_all();
             opened
@@ -242,6 +242,7 @@ fn pump(core: &Core, w: Wait) {
                 return;
             }
             inner.engine.ack(w);
+            retry_orphans(&mut inner);
             for slot in batch.iter_mut() {
                 let r = match w {
                     Wait::SyncTrigger => inner.engine.poll_sync(),
@@ -265,14 +266,22 @@ fn pump(core: &Core, w: Wait) {
                 }
             }
             core.flush_doorbell(&mut inner);
+            if batch.iter().any(Option::is_some) {
+                inner.delivering += 1;
+            }
         }
-        let mut closed = false;
+        if batch.iter().all(Option::is_none) {
+            if !more {
+                return;
+            }
+            continue;
+        }
         for d in batch.iter().flatten() {
             d.call();
-            closed |= d.reason == Reason::ServiceClosed;
         }
-        if closed {
+        {
             let mut inner = core.inner.lock();
+            inner.delivering = inner.delivering.saturating_sub(1);
             for d in batch.iter().flatten() {
                 if d.reason == Reason::ServiceClosed {
                     let h = crate::engine::Handle(d.handle);
@@ -289,6 +298,18 @@ fn pump(core: &Core, w: Wait) {
         }
         if !more {
             return;
+        }
+    }
+}
+
+/// Retries the CLOSE of services nobody waits for (`Inner::orphans`).
+fn retry_orphans(inner: &mut Inner) {
+    let mut i = 0;
+    while let Some(&h) = inner.orphans.get(i) {
+        if inner.engine.close_service(h) == Err(EngineError::WouldBlock) {
+            i += 1;
+        } else {
+            let _ = inner.orphans.remove(i);
         }
     }
 }

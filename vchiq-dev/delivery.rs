@@ -42,9 +42,14 @@ pub(crate) struct UserService {
     pub(crate) handle: u32,
     /// Messages are dequeued with DEQUEUE_MESSAGE, not delivered as completions.
     pub(crate) is_vchi: bool,
-    /// For a server: its `KBox<SvcInfo>` (which its callbacks never free, since a server
-    /// listens again after a close), freed once the server is removed. Null for clients.
-    pub(crate) server_info: *mut SvcInfo,
+    /// The `KBox<SvcInfo>` vchiq-core holds as the service's user data. It is freed with
+    /// this record (or earlier, once vchiq-core has forgotten the service), never by a
+    /// callback: records are removed only after vchiq-core's last callback for the service
+    /// (its SERVICE_CLOSED, or the file's shutdown, after which no callback comes).
+    pub(crate) info: *mut SvcInfo,
+    /// A server still registered with vchiq-core: it listens again after a close, so its
+    /// record outlives a SERVICE_CLOSED.
+    pub(crate) is_server: bool,
     /// Held messages of a vchi service, oldest first (headers in slot memory).
     pub(crate) msgs: KVec<usize>,
     /// A MESSAGE_AVAILABLE record for this vchi service is queued and not yet read.
@@ -59,11 +64,12 @@ pub(crate) struct UserService {
 
 impl UserService {
     /// A fresh record.
-    pub(crate) fn new(handle: u32, is_vchi: bool, server_info: *mut SvcInfo) -> Self {
+    pub(crate) fn new(handle: u32, is_vchi: bool, info: *mut SvcInfo, is_server: bool) -> Self {
         Self {
             handle,
             is_vchi,
-            server_info,
+            info,
+            is_server,
             msgs: KVec::new(),
             msg_available_pending: false,
             dequeue_pending: false,
@@ -73,9 +79,8 @@ impl UserService {
     }
 }
 
-/// What vchiq-core holds as a service's user data, fixed for the service's life. A client's
-/// is freed by its SERVICE_CLOSED callback (its last callback); a server's when it is
-/// removed (see [`UserService::server_info`]).
+/// What vchiq-core holds as a service's user data, fixed for the service's life (see
+/// [`UserService::info`] for when it is freed).
 pub(crate) struct SvcInfo {
     /// The file the service belongs to.
     pub(crate) file: Arc<DevFile>,
@@ -110,15 +115,10 @@ pub(crate) unsafe extern "C" fn callback(
         }
         return 0;
     }
-    // SAFETY: the user data is the `KBox<SvcInfo>` given at open; it is freed below, by the
-    // service's last callback, so it is alive here.
+    // SAFETY: the user data is the `KBox<SvcInfo>` given at open, freed only after the
+    // service's last callback (`UserService::info`).
     let info = unsafe { &*ud.cast::<SvcInfo>() };
     info.file
         .deliver(info, reason, header as usize, handle, cb_data as u64);
-    if reason == REASON_CLOSED && !info.is_server {
-        // SAFETY: SERVICE_CLOSED is a client service's last callback; vchiq-core drops the
-        // user data pointer after it, so the box is freed exactly once.
-        drop(unsafe { KBox::from_raw(ud.cast::<SvcInfo>()) });
-    }
     0
 }

@@ -47,10 +47,10 @@ impl FileInner {
         self.services.iter_mut().find(|s| s.handle == handle)
     }
 
-    /// Forgets a service; a server's `SvcInfo` is freed (vchiq-core no longer calls it).
+    /// Forgets a service that vchiq-core no longer calls back, and frees its `SvcInfo`.
     fn remove_service(&mut self, handle: u32) {
-        for s in self.services.iter().filter(|s| s.handle == handle) {
-            free_server_info(s);
+        for s in self.services.iter_mut().filter(|s| s.handle == handle) {
+            free_info(s);
         }
         self.services.retain(|s| s.handle != handle);
     }
@@ -109,12 +109,13 @@ fn write_u32(addr: u64, v: u32) -> Result {
     user(addr, 4)?.writer().write_slice(&v.to_ne_bytes())
 }
 
-/// Frees a server's `SvcInfo`, once vchiq-core has forgotten the server.
-fn free_server_info(s: &UserService) {
-    if !s.server_info.is_null() {
-        // SAFETY: the box from `create_service`, which vchiq-core no longer uses (the server
-        // was removed) and which is freed only here, when its record is dropped.
-        drop(unsafe { KBox::from_raw(s.server_info) });
+/// Frees a service's `SvcInfo`, once vchiq-core has forgotten the service.
+fn free_info(s: &mut UserService) {
+    if !s.info.is_null() {
+        // SAFETY: the box from `create_service`, which vchiq-core no longer uses (the
+        // caller's precondition) and which is freed only here, once (the pointer is cleared).
+        drop(unsafe { KBox::from_raw(s.info) });
+        s.info = core::ptr::null_mut();
     }
 }
 
@@ -180,8 +181,9 @@ impl DevFile {
         unsafe { ffi::vchiq_shutdown(self.raw) };
         let mut g = self.inner.lock();
         g.records.clear();
-        for s in g.services.iter() {
-            free_server_info(s);
+        // The shutdown closed (or detached) every service: no callback comes any more.
+        for s in g.services.iter_mut() {
+            free_info(s);
         }
         g.services.clear();
         if g.dropped != 0 {
@@ -205,12 +207,8 @@ impl DevFile {
         }
         if g.service(handle).is_none() {
             // The open's reply raced ahead of CREATE_SERVICE's bookkeeping.
-            let server_info = if info.is_server {
-                core::ptr::from_ref(info).cast_mut()
-            } else {
-                core::ptr::null_mut()
-            };
-            let s = UserService::new(handle, info.is_vchi, server_info);
+            let ptr = core::ptr::from_ref(info).cast_mut();
+            let s = UserService::new(handle, info.is_vchi, ptr, info.is_server);
             if g.services.push(s, GFP_KERNEL).is_err() {
                 g.dropped = g.dropped.wrapping_add(1);
                 drop(g);
@@ -397,10 +395,10 @@ impl DevFile {
             let mut g = self.inner.lock();
             if g.service(handle).is_none() {
                 // Room was reserved above.
-                let server_info = if is_open { core::ptr::null_mut() } else { info };
-                let _ = g
-                    .services
-                    .push(UserService::new(handle, is_vchi, server_info), GFP_KERNEL);
+                let _ = g.services.push(
+                    UserService::new(handle, is_vchi, info, !is_open),
+                    GFP_KERNEL,
+                );
             }
         }
         if write_u32(arg as u64 + layout.create_handle() as u64, handle).is_err() {
@@ -433,8 +431,8 @@ impl DevFile {
                         g.remove_service(handle);
                     } else if let Some(s) = g.service(handle) {
                         // CLOSE_DELIVERED forgets it; vchiq-core already has.
-                        free_server_info(s);
-                        s.server_info = core::ptr::null_mut();
+                        free_info(s);
+                        s.is_server = false;
                     }
                 }
                 Ok(()) => {}
@@ -464,7 +462,7 @@ impl DevFile {
         let mut g = self.inner.lock();
         match g.service(handle) {
             // A server that listens again keeps its handle.
-            Some(s) if s.close_pending && !s.server_info.is_null() => s.close_pending = false,
+            Some(s) if s.close_pending && s.is_server => s.close_pending = false,
             Some(s) if s.close_pending => g.remove_service(handle),
             _ => return Err(EINVAL),
         }
@@ -697,9 +695,7 @@ impl DevFile {
             }
             if rec.reason == REASON_CLOSED {
                 let mut g = self.inner.lock();
-                let server = g
-                    .service(rec.handle)
-                    .is_some_and(|s| !s.server_info.is_null());
+                let server = g.service(rec.handle).is_some_and(|s| s.is_server);
                 // A server listens again and keeps its handle.
                 if !g.use_close_delivered && !server {
                     g.remove_service(rec.handle);
