@@ -187,9 +187,19 @@ pub(crate) unsafe extern "C" fn vchiq_open_service(
         return ENOTCONN.to_errno();
     }
     let pid = kernel::current!().pid() as u32;
-    match inst.core.open(params, client, pid) {
+    // SAFETY: `pservice` was checked non-null by `service_args`; valid (caller's contract).
+    unsafe { put_handle(pservice, inst.core.open(params, client, pid)) }
+}
+
+/// Writes the handle of a new service to `pservice`, or returns the error.
+///
+/// # Safety
+///
+/// `pservice` must be valid for a write.
+unsafe fn put_handle(pservice: *mut c_uint, r: Result<Handle>) -> c_int {
+    match r {
         Ok(h) => {
-            // SAFETY: checked non-null; valid per the caller's contract.
+            // SAFETY: valid for a write (the function's contract).
             unsafe { *pservice = h.0 };
             0
         }
@@ -590,18 +600,10 @@ pub(crate) unsafe extern "C" fn vchiq_add_service(
         Ok(v) => v,
         Err(e) => return e.to_errno(),
     };
-    with_instance!(
-        instance,
-        EINVAL.to_errno(),
-        |core| match core.add_service(params, client) {
-            Ok(h) => {
-                // SAFETY: checked non-null by `service_args`; valid per the caller's contract.
-                unsafe { *pservice = h.0 };
-                0
-            }
-            Err(e) => e.to_errno(),
-        }
-    )
+    // SAFETY: `pservice` was checked non-null by `service_args`; valid (caller's contract).
+    with_instance!(instance, EINVAL.to_errno(), |core| unsafe {
+        put_handle(pservice, core.add_service(params, client))
+    })
 }
 
 /// Removes a service: a listening server is freed, an open service closed and freed.

@@ -105,6 +105,12 @@ fn read_args<const N: usize>(layout: Layout, arg: usize, len: usize) -> Result<A
     Ok(a)
 }
 
+/// The user address of field `off` of the argument block at `arg`. It wraps instead of
+/// overflowing: a wrapped address fails the access check (`EFAULT`).
+fn field(arg: usize, off: usize) -> u64 {
+    (arg as u64).wrapping_add(off as u64)
+}
+
 fn write_u32(addr: u64, v: u32) -> Result {
     user(addr, 4)?.writer().write_slice(&v.to_ne_bytes())
 }
@@ -254,11 +260,13 @@ impl DevFile {
                 _ => record.cb_userdata = cb,
             }
         }
+        // Out of memory: a vchi message not queued (`release` already set), or a record lost.
+        let mut lost = release;
         if queue && g.records.push(record, GFP_KERNEL).is_err() {
             release = reason == REASON_MESSAGE && record.header != 0;
-            g.dropped = g.dropped.wrapping_add(1);
+            lost = true;
         }
-        if release {
+        if lost {
             g.dropped = g.dropped.wrapping_add(1);
         }
         drop(g);
@@ -401,7 +409,7 @@ impl DevFile {
                 );
             }
         }
-        if write_u32(arg as u64 + layout.create_handle() as u64, handle).is_err() {
+        if write_u32(field(arg, layout.create_handle()), handle).is_err() {
             let _ = self.close_service(handle, true);
             return Err(EFAULT);
         }
@@ -498,7 +506,7 @@ impl DevFile {
                 return Err(EFAULT);
             }
             // Too big for one message: the core's generic failure.
-            if msg.len() + len > MSG_BUF - 8 {
+            if len > MSG_BUF - 8 - msg.len() {
                 return Err(EIO);
             }
             let at = msg.len();
@@ -579,7 +587,7 @@ impl DevFile {
                     .waiters
                     .push((current_tid(), cookie), GFP_KERNEL);
                 if saved.is_err()
-                    || write_u32(arg as u64 + layout.bulk_mode() as u64, abi::MODE_WAITING).is_err()
+                    || write_u32(field(arg, layout.bulk_mode()), abi::MODE_WAITING).is_err()
                 {
                     let mut g = self.inner.lock();
                     g.waiters.retain(|w| w.1 != cookie);
@@ -631,6 +639,23 @@ impl DevFile {
                     self.push_front(rec);
                     break;
                 }
+                // The process's buffer `msgbufs[msgbufcount - 1]`, found before the message
+                // is taken, so that a bad array loses nothing.
+                let mut p = Args::<8>::new(layout, layout.ptr);
+                let dst = u64::from(msgbufcount - 1)
+                    .checked_mul(layout.ptr as u64)
+                    .and_then(|o| msgbufs.checked_add(o))
+                    .ok_or(EFAULT)
+                    .and_then(|slot| user(slot, layout.ptr))
+                    .and_then(|u| u.reader().read_slice(p.used_mut()))
+                    .map(|()| p.ptr(0));
+                let Ok(dst) = dst else {
+                    self.push_front(rec);
+                    if done == 0 {
+                        result = Err(EFAULT);
+                    }
+                    break;
+                };
                 if kbuf.is_empty() {
                     kbuf.resize(MSG_BUF, 0, GFP_KERNEL)?;
                 }
@@ -656,17 +681,11 @@ impl DevFile {
                     // The service closed meanwhile and took its messages with it.
                     continue;
                 }
-                let slot = msgbufs + u64::from(msgbufcount - 1) * layout.ptr as u64;
-                let mut p = Args::<8>::new(layout, layout.ptr);
-                let dst = user(slot, layout.ptr)
-                    .and_then(|u| u.reader().read_slice(p.used_mut()))
-                    .map(|()| p.ptr(0))
-                    .and_then(|dst| {
-                        let msg = kbuf.get(..8 + n as usize).ok_or(EINVAL)?;
-                        user(dst, msg.len())?.writer().write_slice(msg)?;
-                        Ok(dst)
-                    });
-                let Ok(dst) = dst else {
+                let copied = kbuf
+                    .get(..8 + n as usize)
+                    .ok_or(EINVAL)
+                    .and_then(|msg| user(dst, msg.len())?.writer().write_slice(msg));
+                if copied.is_err() {
                     // The message is lost to the fault, as in mainline.
                     if done == 0 {
                         result = Err(EFAULT);
@@ -680,7 +699,7 @@ impl DevFile {
                     s.msg_available_pending = false;
                 }
             }
-            let at = buf + (done * rsize) as u64;
+            let at = buf.wrapping_add((done * rsize) as u64);
             if user(at, rsize)
                 .and_then(|u| u.writer().write_slice(out.used()))
                 .is_err()
@@ -704,7 +723,7 @@ impl DevFile {
             done += 1;
         }
         if msgbufcount != msgbufcount0
-            && write_u32(arg as u64 + layout.await_msgbufcount() as u64, msgbufcount).is_err()
+            && write_u32(field(arg, layout.await_msgbufcount()), msgbufcount).is_err()
         {
             return Err(EFAULT);
         }

@@ -319,33 +319,33 @@ impl ServiceRef<'_> {
 
     /// Sends `buf` and waits until the VideoCore has it.
     pub(crate) fn bulk_transmit_blocking(&self, buf: &[u8]) -> Result {
-        let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `buf` is borrowed until the blocking transfer ends.
-        check(unsafe {
-            vchiq_bulk_transmit(
-                self.instance,
-                self.handle,
-                buf.as_ptr().cast(),
-                len,
-                core::ptr::null_mut(),
-                BulkMode::Blocking as c_int,
-            )
-        })
+        // SAFETY: `buf` is borrowed until the blocking transfer ends; the VideoCore only
+        // reads it.
+        unsafe { self.bulk_blocking(buf.as_ptr().cast_mut(), buf.len(), false) }
     }
 
     /// Receives into `buf` and waits until it is filled.
     pub(crate) fn bulk_receive_blocking(&self, buf: &mut [u8]) -> Result {
-        let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `buf` is borrowed mutably until the blocking transfer ends.
+        unsafe { self.bulk_blocking(buf.as_mut_ptr(), buf.len(), true) }
+    }
+
+    /// A blocking transfer of `len` bytes at `buf`.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must be valid for `len` bytes (and unaliased for a receive) until the call
+    /// returns.
+    unsafe fn bulk_blocking(&self, buf: *mut u8, len: usize, receive: bool) -> Result {
+        let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
+        let (ud, mode) = (core::ptr::null_mut(), BulkMode::Blocking as c_int);
+        // SAFETY: per the function's contract; the call returns when the transfer ended.
         check(unsafe {
-            vchiq_bulk_receive(
-                self.instance,
-                self.handle,
-                buf.as_mut_ptr().cast(),
-                len,
-                core::ptr::null_mut(),
-                BulkMode::Blocking as c_int,
-            )
+            if receive {
+                vchiq_bulk_receive(self.instance, self.handle, buf.cast(), len, ud, mode)
+            } else {
+                vchiq_bulk_transmit(self.instance, self.handle, buf.cast(), len, ud, mode)
+            }
         })
     }
 
