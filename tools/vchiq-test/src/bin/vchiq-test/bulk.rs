@@ -17,7 +17,8 @@ fn bulk(path: &str, size: usize, iters: usize) -> io::Result<()> {
     let mut rx = vec![0u8; size];
     let t = Instant::now();
     for i in 0..iters {
-        pattern(&mut tx[..size.min(4096)], i as u32);
+        pattern(&mut tx, i as u32);
+        rx.fill(0xEE);
         // SAFETY: `rx` lives until RxDone(i) arrived, waited for below (or until the
         // service is closed on an error).
         unsafe { s.queue_bulk(BulkDir::Receive, rx.as_mut_ptr(), size, i, mode::CALLBACK)? };

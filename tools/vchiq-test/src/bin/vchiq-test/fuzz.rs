@@ -576,8 +576,17 @@ pub fn run(path: &str, n: usize, seed: u64) -> bool {
     f.regenerate();
     let t = Instant::now();
     let mut last = 0;
+    let mut closed_steps = 0;
     while f.calls < n as u64 {
         f.step();
+        closed_steps = if f.dev.is_none() { closed_steps + 1 } else { 0 };
+        if closed_steps > 10 {
+            println!(
+                "* {path} cannot be opened any more (after {} ioctls)",
+                f.calls
+            );
+            return false;
+        }
         if f.calls / 20000 != last {
             last = f.calls / 20000;
             println!("  {} ioctls ({:.1} s)", f.calls, t.elapsed().as_secs_f64());
