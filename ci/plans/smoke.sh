@@ -1,6 +1,7 @@
 # The engine's KUnit suite (both roles over one kernel buffer) runs in the kernel; vchiq-core
 # loads alone (no device to bind), creates no /dev/vchiq, unloads, and load/unload cycles
-# leave nothing behind.
+# leave nothing behind; the kernel's thread and time ABI works for native and 32-bit glibc
+# programs.
 kunit_load vchiq_kunit
 t_run "unload vchiq_kunit" rmmod vchiq_kunit
 t_run "load vchiq_core" modprobe vchiq_core
@@ -15,3 +16,11 @@ cycles() {
 	! grep -q vchiq_core /proc/modules
 }
 t_run "20 load/unload cycles" cycles
+
+# The user ABI for threads and time (no vchiq involved): an ordinary glibc pthreads program,
+# native and, on arm64, the 32-bit build through the compat system calls, as Raspberry Pi OS
+# runs its 32-bit user space on 64-bit kernels (Documentation/testing.md).
+t_run "pthread-check (native)" pthread-check 4 2000
+if [ "$(uname -m)" = aarch64 ]; then
+	t_run "pthread-check32 (32-bit glibc on the arm64 kernel)" pthread-check32 4 2000
+fi

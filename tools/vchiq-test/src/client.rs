@@ -63,8 +63,6 @@ struct Shared {
     next_key: AtomicUsize,
     close_delivered: bool,
     stats: Stats,
-    /// Set by the completion thread when it ends.
-    done: std::sync::atomic::AtomicBool,
     error: Mutex<Option<io::Error>>,
 }
 
@@ -96,16 +94,12 @@ impl Client {
             next_key: AtomicUsize::new(1),
             close_delivered,
             stats: Stats::default(),
-            done: std::sync::atomic::AtomicBool::new(false),
             error: Mutex::new(None),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("vchiq-completion".into())
-            .spawn(move || {
-                completion_thread(&s);
-                s.done.store(true, Ordering::Release);
-            })?;
+            .spawn(move || completion_thread(&s))?;
         Ok(Client {
             shared,
             thread: Some(thread),
@@ -196,19 +190,12 @@ impl Client {
 
     fn stop(&mut self) -> io::Result<()> {
         let r = self.shared.dev.shutdown();
-        // Wait for the thread's end by its flag, not pthread_join: 32-bit glibc's join
-        // needs a futex syscall that kernels without CONFIG_COMPAT_32BIT_TIME lack.
+        // SHUTDOWN ends the completion thread's AWAIT_COMPLETION with EINVAL; when it failed,
+        // the thread may still be waiting and is left detached.
         if let Some(t) = self.thread.take() {
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while r.is_ok() && !self.shared.done.load(Ordering::Acquire) {
-                if std::time::Instant::now() > deadline {
-                    return Err(io::Error::other(
-                        "the completion thread did not end after SHUTDOWN",
-                    ));
-                }
-                crate::signal::sleep(Duration::from_millis(1));
+            if r.is_ok() && t.join().is_err() {
+                return Err(io::Error::other("the completion thread panicked"));
             }
-            drop(t);
         }
         r
     }

@@ -47,18 +47,3 @@ pub fn ualarm(usecs: u32) {
     // SAFETY: ualarm only changes the process's real-time timer.
     unsafe { sys::ualarm(usecs, 0) };
 }
-
-/// Sleeps for `d`. On 32-bit targets this polls the clock instead of calling nanosleep:
-/// a kernel without CONFIG_COMPAT_32BIT_TIME (the project's test kernels) refuses the
-/// 32-bit time syscalls glibc uses there (ENOSYS), and std's sleep then panics.
-pub fn sleep(d: std::time::Duration) {
-    #[cfg(target_pointer_width = "64")]
-    std::thread::sleep(d);
-    #[cfg(not(target_pointer_width = "64"))]
-    {
-        let t = std::time::Instant::now();
-        while t.elapsed() < d {
-            std::thread::yield_now();
-        }
-    }
-}

@@ -522,9 +522,7 @@ fn echo_messages(c: &mut Checker, o: &Opts) {
             let mut got = None;
             while t.elapsed() < WAIT {
                 match s.dequeue(&mut [0u8; 100], false) {
-                    Err(e) if errno(&e) == EAGAIN => {
-                        vchiq_test::signal::sleep(Duration::from_millis(1))
-                    }
+                    Err(e) if errno(&e) == EAGAIN => std::thread::sleep(Duration::from_millis(1)),
                     r => {
                         got = Some(r);
                         break;
@@ -870,9 +868,9 @@ fn signal_bulk(c: &mut Checker, o: &Opts) {
     let sent = std::sync::Mutex::new(None);
     std::thread::scope(|sc| {
         sc.spawn(|| {
-            vchiq_test::signal::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(200));
             let _ = signal::alarm_thread(me);
-            vchiq_test::signal::sleep(Duration::from_millis(600));
+            std::thread::sleep(Duration::from_millis(600));
             *sent.lock().unwrap() = Some(dev.queue_message(handle, &[&params]));
         });
         arg.mode = mode::BLOCKING;
@@ -1071,7 +1069,7 @@ fn errors(c: &mut Checker, o: &Opts) {
         }
         // DEQUEUE into a faulting buffer with a message waiting.
         let _ = s.send(&[&MSG_SYNC.to_le_bytes()]);
-        vchiq_test::signal::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
         let mut d = abi::DequeueMessage {
             handle: s.handle,
             blocking: 1,

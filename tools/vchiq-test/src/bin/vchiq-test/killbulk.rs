@@ -58,7 +58,7 @@ pub fn run(path: &str, n: usize, seed: u64) -> bool {
             }
             continue;
         }
-        vchiq_test::signal::sleep(Duration::from_micros(rng.below(40_000)));
+        std::thread::sleep(Duration::from_micros(rng.below(40_000)));
         if let Err(e) = child.kill() {
             println!("* kill {i}: {e}");
         }

@@ -10,56 +10,6 @@ mod ping;
 mod stress;
 mod util;
 
-/// On 32-bit targets every allocation is serialised by a spin lock in front of glibc's
-/// malloc: contention on glibc's own arena lock makes it wait on a futex with the 32-bit
-/// syscall, which kernels without CONFIG_COMPAT_32BIT_TIME refuse (glibc then aborts:
-/// "The futex facility returned an unexpected error code").
-#[cfg(target_pointer_width = "32")]
-mod spin_alloc {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    struct SpinAlloc(AtomicBool);
-
-    impl SpinAlloc {
-        fn with<T>(&self, f: impl FnOnce() -> T) -> T {
-            while self
-                .0
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
-                std::hint::spin_loop();
-            }
-            let r = f();
-            self.0.store(false, Ordering::Release);
-            r
-        }
-    }
-
-    // SAFETY: every call is forwarded unchanged to the system allocator, one at a time.
-    unsafe impl GlobalAlloc for SpinAlloc {
-        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-            // SAFETY: forwarded with the caller's guarantees.
-            self.with(|| unsafe { System.alloc(l) })
-        }
-        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-            // SAFETY: forwarded with the caller's guarantees.
-            self.with(|| unsafe { System.dealloc(p, l) })
-        }
-        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-            // SAFETY: forwarded with the caller's guarantees.
-            self.with(|| unsafe { System.alloc_zeroed(l) })
-        }
-        unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-            // SAFETY: forwarded with the caller's guarantees.
-            self.with(|| unsafe { System.realloc(p, l, n) })
-        }
-    }
-
-    #[global_allocator]
-    static ALLOC: SpinAlloc = SpinAlloc(AtomicBool::new(false));
-}
-
 use std::process::ExitCode;
 use vchiq_test::device::DEVICE;
 

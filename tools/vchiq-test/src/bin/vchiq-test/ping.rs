@@ -125,7 +125,7 @@ fn half(s: &Service, iters: usize) -> io::Result<usize> {
             us(t, iters)
         );
         // Anything left is an error.
-        vchiq_test::signal::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
         loop {
             let left = if vchi {
                 let mut b = [0u8; 4096];

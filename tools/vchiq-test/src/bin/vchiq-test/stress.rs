@@ -64,7 +64,7 @@ pub fn open_echo(cl: &Client, vchi: bool, rng: &mut Rng) -> io::Result<Service> 
             Ok(s) => return Ok(s),
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
-                vchiq_test::signal::sleep(Duration::from_millis(1 + rng.below(20)));
+                std::thread::sleep(Duration::from_millis(1 + rng.below(20)));
             }
             Err(e) => return Err(e),
         }
@@ -147,15 +147,11 @@ pub fn child(path: &str, idx: usize, rounds: usize, seed: u64) -> bool {
         }
     };
     let t = Instant::now();
-    // Results through a mutex, not join: the scope's end waits without pthread_join
-    // (which 32-bit glibc cannot do on kernels without CONFIG_COMPAT_32BIT_TIME).
-    let slots: std::sync::Mutex<Vec<io::Result<(usize, usize)>>> =
-        std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|sc| {
-        for th in 0..THREADS {
-            let (cl, slots) = (&cl, &slots);
-            sc.spawn(move || {
-                let r = (|| {
+    let results: Vec<io::Result<(usize, usize)>> = std::thread::scope(|sc| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|th| {
+                let cl = &cl;
+                sc.spawn(move || -> io::Result<(usize, usize)> {
                     let mut rng = Rng::new(seed ^ (th as u64) << 40);
                     let (mut msgs, mut bytes) = (0, 0);
                     for r in 0..rounds {
@@ -166,12 +162,17 @@ pub fn child(path: &str, idx: usize, rounds: usize, seed: u64) -> bool {
                         bytes += b;
                     }
                     Ok((msgs, bytes))
-                })();
-                slots.lock().unwrap().push(r);
-            });
-        }
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("thread panicked")))
+            })
+            .collect()
     });
-    let results = slots.into_inner().unwrap();
     let mut ok = true;
     let (mut msgs, mut bytes) = (0, 0);
     for r in results {
