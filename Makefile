@@ -5,17 +5,22 @@
 #
 # Without KDIR, `make` builds against the project's own arm64 debug test kernel inside its
 # toolchain root (ci/bootstrap and ci/kernel make both). `make demo` and `make check` are
-# the README's two commands.
+# the README's two commands; `make soak` (endurance, hours) and `make bench` (figures on the
+# fast kernels) are not part of CI.
 
 ifeq ($(KDIR),)
 
-.PHONY: modules demo check clean
+.PHONY: modules demo check soak bench clean
 modules:
 	./ci/modules arm64 debug
 demo:
 	./ci/demo
 check:
 	./ci/test
+soak:
+	./ci/soak
+bench:
+	./ci/bench
 clean:
 	rm -rf out
 

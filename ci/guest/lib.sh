@@ -4,6 +4,15 @@
 
 say() { echo "vchiq-vm: $*" >/dev/console; }
 
+# The run's tier (vchiq.tier= on the kernel command line, ci/vm --tier): "check" (make check:
+# loops sized to find bugs) or "soak" (make soak: the endurance figures).
+TIER=check
+for _arg in $(cat /proc/cmdline); do
+	case $_arg in vchiq.tier=*) TIER=${_arg#vchiq.tier=} ;; esac
+done
+# sized CHECK SOAK: a loop size for this tier.
+sized() { if [ "$TIER" = soak ]; then echo "$2"; else echo "$1"; fi; }
+
 t_ok() { echo "TEST ok $1" >&3; say "ok $1"; }
 t_fail() { echo "TEST not ok $1 # $2" >&3; say "not ok $1 # $2"; }
 

@@ -1,9 +1,11 @@
-# vchiq-dev: /dev/vchiq driven from user space by tools/vchiq-test (64-bit, and on arm64
-# the functional test, pings and fuzzing also with the 32-bit armhf binary through the compat
-# ioctls): the functional test, pings,
-# stress with 8 processes, 1000 children killed mid-bulk (then a leak scan), 100,000 random
-# ioctls, unloading while the device is held open, and the final unload and leak check.
-# vm-timeout: 1500
+# vchiq-dev: /dev/vchiq driven from user space by tools/vchiq-test, every mode with the 64-bit
+# binary and, on arm64, the 32-bit armhf one through the compat ioctls: the functional test,
+# pings, a bulk throughput run, stress (processes x threads), random ioctls, children killed
+# mid-bulk (then a leak scan), unloading while the device is held open, and the final unload
+# and leak check. Loop sizes: Documentation/testing.md (check: to find bugs; soak: the
+# endurance figures).
+# vm-timeout: 1200
+# vm-soak-timeout: 43200
 
 DEV=/dev/vchiq
 
@@ -39,16 +41,20 @@ if [ -e $DEV ]; then t_fail "no $DEV before vchiq-dev" "present"; else t_ok "no 
 t_run "load vchiq-dev" modprobe vchiq_dev
 t_run "$DEV appears" wait_dev
 
-tools "-f 10" -f 10
-tools "-p 50" -p 50
-t_run "vchiq-test -b 1024" vchiq-test -b 1024 20
-t_run "vchiq-test --stress 8" vchiq-test --stress 8
-tools "--fuzz 100000" --fuzz 100000
+n=$(sized 4 20)
+tools "-f $n" -f "$n"
+tools "-p 20" -p 20
+tools "-b 1024 8" -b 1024 8
+n=$(sized 4 16)
+tools "--stress $n" --stress "$n"
+n=$(sized 10000 1000000)
+tools "--fuzz $n" --fuzz "$n"
 # A fresh VideoCore for what follows, whatever the fuzzing left behind.
 t_run "reload vchiq-dev, vchiq-core, vchiq-sim after fuzzing" sh -c \
 	"rmmod vchiq_dev vchiq_core vchiq_sim && modprobe vchiq_sim && modprobe vchiq_core && modprobe vchiq_dev"
 t_run "$DEV appears again" wait_dev
-t_run "vchiq-test --kill-bulk 1000" vchiq-test --kill-bulk 1000
+n=$(sized 50 1000)
+tools "--kill-bulk $n" --kill-bulk "$n"
 kmemleak_check
 
 # Unloading while a process holds the device open: refused (EBUSY) or waits; it goes once
