@@ -1,16 +1,48 @@
-# The README's demo: the family on the simulated VideoCore. Loads the simulator and the core
-# (no /dev/vchiq: that is vchiq-dev's), echoes a few messages through the kernel API, shows
-# the connection state, then a shell on the console when run interactively (vchiq.shell=1),
-# else powers off. Try: echo "echo 100" >/sys/kernel/debug/vchiq-ktest/run
-t_run "modprobe vchiq_sim" modprobe vchiq_sim
-t_run "modprobe vchiq_core" modprobe vchiq_core
-t_run "modprobe vchiq_ktest" modprobe vchiq_ktest
+# The README's demo: the whole family on the simulated VideoCore. Loads the simulator, the
+# core, the kernel API test client and /dev/vchiq, echoes a few messages through the kernel
+# API, shows the connection state and a menu of things to try, then a shell on the console
+# when run interactively (vchiq.shell=1), else powers off. On the way out every module of the
+# family that is loaded (whatever the user loaded or unloaded) goes, in dependency order,
+# before the leak check.
+FAMILY_LOAD="vchiq_sim vchiq_core vchiq_ktest vchiq_dev"
+for m in $FAMILY_LOAD; do t_run "modprobe $m" modprobe $m; done
 say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 t_run "echo 100 messages through the VideoCore" sh -c 'echo "echo 100" >/sys/kernel/debug/vchiq-ktest/run'
 cat /sys/kernel/debug/vchiq-ktest/result >/dev/console
 cat /sys/kernel/debug/vchiq-core-sim/state >/dev/console
+t_run "vchiq-test -f 1 through /dev/vchiq" vchiq-test -f 1
+
+menu() {
+	cat <<'MENU'
+
+  vchiq-rs demo: vchiq-sim (the simulated VideoCore), vchiq-core, vchiq-ktest, vchiq-dev
+  Things to try:
+    vchiq-test -f 1                 functional test of /dev/vchiq (64-bit)
+    vchiq-test32 -f 1               the same through the compat ioctls (32-bit, arm64 only)
+    vchiq-test -p 100               message and bulk round-trip latencies
+    vchiq-test -b 1024 20           1 MiB bulk echo throughput
+    vchiq-test --stress 4           4 processes x 3 threads of open/echo/bulk/close
+    echo "echo 1000" >/sys/kernel/debug/vchiq-ktest/run; cat /sys/kernel/debug/vchiq-ktest/result
+    cat /sys/kernel/debug/vchiq-core-sim/state       the connection, slots, services
+    ls /sys/kernel/debug/vchiq-sim                    the simulator's fault knobs and counters
+    pthread-check                   threads and time as glibc programs use them
+  'exit' ends the demo: the family is unloaded and checked for leaks.
+
+MENU
+}
+
 if grep -q vchiq.shell=1 /proc/cmdline; then
-	say "shell on the test system; 'exit' ends the demo (unload, leak check, power off)"
+	menu >/dev/console
 	setsid cttyhack sh
 fi
-t_run "unload" rmmod vchiq_ktest vchiq_core vchiq_sim
+
+# unload_family: every loaded module of the family, users before what they use.
+unload_family() {
+	local m rc=0
+	for m in vc_sm_cma snd_bcm2835 vc_mem vchiq_dev vchiq_ktest vchiq_kunit vchiq_core vchiq_sim; do
+		grep -q "^$m " /proc/modules || continue
+		rmmod $m || { say "rmmod $m failed"; rc=1; }
+	done
+	return $rc
+}
+t_run "unload the family" unload_family
