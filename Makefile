@@ -6,11 +6,11 @@
 # Without KDIR, `make` builds against the project's own arm64 debug test kernel inside its
 # toolchain root (ci/bootstrap and ci/kernel make both). `make demo` and `make check` are
 # the README's two commands; `make soak` (endurance, hours) and `make bench` (figures on the
-# fast kernels) are not part of CI.
+# fast kernels) are not part of CI; `make dkms` tests the DKMS package (Documentation/packaging.md).
 
 ifeq ($(KDIR),)
 
-.PHONY: modules demo check soak bench clean
+.PHONY: modules demo check soak bench dkms clean
 modules:
 	./ci/modules arm64 debug
 demo:
@@ -21,6 +21,8 @@ soak:
 	./ci/soak
 bench:
 	./ci/bench
+dkms:
+	./ci/dkms
 clean:
 	rm -rf out
 

@@ -13,8 +13,25 @@ done
 # sized CHECK SOAK: a loop size for this tier.
 sized() { if [ "$TIER" = soak ]; then echo "$2"; else echo "$1"; fi; }
 
-t_ok() { echo "TEST ok $1" >&3; say "ok $1"; }
-t_fail() { echo "TEST not ok $1 # $2" >&3; say "not ok $1 # $2"; }
+# Each test's console line ends with the seconds since the previous test ended (where a
+# plan's time goes). t_took sets T_TOOK (no subshell: T_LAST must persist).
+T_LAST=$(cut -d' ' -f1 /proc/uptime)
+t_took() {
+	local now
+	now=$(cut -d' ' -f1 /proc/uptime)
+	T_TOOK=$(awk -v a="$T_LAST" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
+	T_LAST=$now
+}
+t_ok() {
+	t_took
+	echo "TEST ok $1" >&3
+	say "ok $1 ($T_TOOK s)"
+}
+t_fail() {
+	t_took
+	echo "TEST not ok $1 # $2" >&3
+	say "not ok $1 # $2 ($T_TOOK s)"
+}
 
 # t_run NAME CMD...: runs CMD with its output on the console; ok when it exits 0.
 t_run() {
