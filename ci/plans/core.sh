@@ -2,7 +2,7 @@
 # (vchiq-ktest), every fault knob of the simulator with the error the ARM side must report,
 # a firmware that refuses a second init, and load/unload cycles in both orders. Loop sizes:
 # Documentation/testing.md (check: to find bugs; soak: the endurance figures).
-# vm-timeout: 900
+# vm-timeout: 1500
 # vm-soak-timeout: 21600
 
 SIM=/sys/kernel/debug/vchiq-sim

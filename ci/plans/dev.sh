@@ -4,7 +4,7 @@
 # mid-bulk (then a leak scan), unloading while the device is held open, and the final unload
 # and leak check. Loop sizes: Documentation/testing.md (check: to find bugs; soak: the
 # endurance figures).
-# vm-timeout: 1200
+# vm-timeout: 1800
 # vm-soak-timeout: 43200
 
 DEV=/dev/vchiq
@@ -41,9 +41,14 @@ if [ -e $DEV ]; then t_fail "no $DEV before vchiq-dev" "present"; else t_ok "no 
 t_run "load vchiq-dev" modprobe vchiq_dev
 t_run "$DEV appears" wait_dev
 
-n=$(sized 4 20)
-tools "-f $n" -f "$n"
-tools "-p 20" -p 20
+# The functional test: each iteration runs one slice of the fun2 alignment sweep (1/40 in
+# check: the kernel-side sweep is complete in plan core; soak's 20 iterations of 1/20 cover it
+# all through user pages).
+n=$(sized 3 20)
+slice=$(sized 40 20)
+tools "-f $n --fun2-slice $slice" -f "$n" --fun2-slice "$slice"
+n=$(sized 5 100)
+tools "-p $n" -p "$n"
 tools "-b 1024 8" -b 1024 8
 n=$(sized 4 16)
 tools "--stress $n" --stress "$n"
