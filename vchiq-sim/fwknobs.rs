@@ -8,12 +8,15 @@
 //! | `fw_assert` | write N: the firmware writes an assert record (line N) |
 //! | `fw_log_fill` | write N: the firmware logs N filler messages (to wrap the ring) |
 //! | `fw_lost` | read: log records lost (no room, or a ring reset because it read back wrong) |
+//! | `gcmd_fault` | GCMD's answers (`services/gcmd.rs`): 0 normal, 1 none, 2 a 4083-character text, 3 no NUL, 4 `error=3 ...`, 5 code 5 with the normal text |
 //!
 //! Each write is logged in the message log too. Without firmware memory (no `vc_mem_size`)
-//! reads show `-` and writes fail with `ENODEV`.
+//! the `fw_*` files show `-` and their writes fail with `ENODEV`; `gcmd_fault` always works.
 
 use crate::fwmem;
+use crate::services::gcmd;
 use crate::sim::Sim;
+use kernel::sync::atomic::Relaxed;
 use kernel::{debugfs::ScopedDir, fmt, prelude::*, uaccess::UserSliceReader};
 
 /// At most this many filler messages per write.
@@ -25,6 +28,21 @@ pub(crate) fn files<'a>(sim: &'a Sim, dir: &ScopedDir<'a, '_>) {
     dir.write_only_callback_file(c"fw_assert", sim, &write_assert);
     dir.write_only_callback_file(c"fw_log_fill", sim, &write_fill);
     dir.read_callback_file(c"fw_lost", sim, &show_lost);
+    dir.read_write_callback_file(c"gcmd_fault", sim, &show_gcmd_fault, &write_gcmd_fault);
+}
+
+fn show_gcmd_fault(_sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", gcmd::FAULT.load(Relaxed))
+}
+
+fn write_gcmd_fault(_sim: &Sim, r: &mut UserSliceReader) -> Result {
+    let v = read_u32(r)?;
+    if v > gcmd::FAULT_MAX {
+        return Err(EINVAL);
+    }
+    gcmd::FAULT.store(v, Relaxed);
+    fwmem::msg(format_args!("knob gcmd_fault={v}"));
+    Ok(())
 }
 
 fn read_u32(r: &mut UserSliceReader) -> Result<u32> {

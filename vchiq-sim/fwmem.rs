@@ -333,6 +333,11 @@ pub(crate) fn test_var() -> Result<u32> {
     .unwrap_or(Err(ENODEV))
 }
 
+/// The firmware region `(mem_base, mem_size)`, if there is one (GCMD's `get_mem`).
+pub(crate) fn region() -> Option<(u32, u32)> {
+    with(|fw| (fw.params.base, fw.params.size))
+}
+
 /// Records lost so far, and log resets.
 pub(crate) fn lost() -> u32 {
     LOST.load(Relaxed) + with(|fw| fw.logs.msg.resets + fw.logs.assert.resets).unwrap_or(0)

@@ -3,8 +3,10 @@
 # /chosen/log, as a Pi's firmware does. vc-mem alone (no vchiq-core), then with the simulator's
 # firmware image: every ioctl, mmap and FBIODMACOPY of the same bytes, bounds, the access
 # policy, the symbol table, a knob-changed variable, the message log across a ring wrap with
-# the services just opened, an assert record; tools/vcmem 64-bit and, on arm64, 32-bit
-# (compat). Unusable inputs give a device that fails cleanly; load/unload cycles leak nothing.
+# the services and GCMD commands just sent, an assert record; tools/vcmem 64-bit and, on arm64, 32-bit
+# (compat). GCMD, the service behind vcgencmd: every command's exact text, eight concurrent
+# clients, every fault knob ending in a clear error or a client timeout. Unusable inputs give
+# a device that fails cleanly; load/unload cycles leak nothing.
 # vm-vc-mem: yes
 # vm-timeout: 300
 
@@ -62,9 +64,11 @@ t_run "load vchiq_core, vchiq_dev" sh -c "modprobe vchiq_core && modprobe vchiq_
 n=$(sized 3000 30000)
 t_run "fill the message log ($n)" sh -c "echo $n >$DBG/fw_log_fill"
 t_run "vchiq-test -p 2 (opens echo)" vchiq-test -p 2
-# After the last filler: only echo's opens and closes, alternating, starting with an open.
+expect "gencmd measure_temp (vcgencmd's request)" "temp=42.8'C" vcmem gencmd measure_temp
+# After the last filler: echo's opens and closes (alternating, an open first), then GCMD's
+# open, the command and its result, GCMD's close.
 log_tail() {
-	local out tail
+	local out tail lines
 	out=$(vcmem log -m) || return 1
 	if echo "$out" | grep -q "simulated firmware started"; then
 		echo "the ring did not wrap"
@@ -72,15 +76,23 @@ log_tail() {
 	fi
 	tail=$(echo "$out" | sed -n "/filler $n of $n\$/,\$p" | sed 1d | sed 's/^[0-9]*\.[0-9]*: //')
 	echo "$tail"
-	[ -n "$tail" ] || return 1
+	lines=$(echo "$tail" | wc -l)
+	[ "$lines" -ge 5 ] || return 1
+	[ "$(echo "$tail" | tail -n 3)" = "vchiq: service GCMD opened
+gencmd: measure_temp -> 0
+vchiq: service GCMD closed" ] || return 1
+	tail=$(echo "$tail" | head -n $((lines - 3)))
 	[ "$(echo "$tail" | awk 'NR % 2 == 1' | sort -u)" = "vchiq: service echo opened" ] &&
 		[ "$(echo "$tail" | awk 'NR % 2 == 0' | sort -u)" = "vchiq: service echo closed" ]
 }
-t_run "log -m: wrapped, then echo opened and closed" log_tail
-both "check after the wrap" check
+t_run "log -m: wrapped, then echo opened and closed, then GCMD" log_tail
+t_run "vcmem check after the wrap" vcmem check
 t_run "knob fw_assert" sh -c "echo 77 >$DBG/fw_assert"
 expect "log -a" "assert( fw_assert == 0 ) failed; sim/fwknobs.c line 77" vcmem log -a
 expect "lost records" "0" cat $DBG/fw_lost
+
+# GCMD through /dev/vchiq: every command's text, eight clients at once, every fault knob.
+both gencmd-check gencmd-check
 
 # Unusable inputs: a device whose calls fail with ENXIO.
 t_run "unload vc_mem" rmmod vc_mem
@@ -100,5 +112,5 @@ cycles() {
 		i=$((i + 1))
 	done
 }
-t_run "vc_mem load/unload cycles" cycles "$(sized 20 500)"
+t_run "vc_mem load/unload cycles" cycles "$(sized 10 500)"
 t_run "unload vchiq_dev, vchiq_core, vchiq_sim" rmmod vchiq_dev vchiq_core vchiq_sim

@@ -10,11 +10,14 @@
 //! vcmem [...] read ADDR LEN                         a hex dump of VideoCore memory
 //! vcmem [...] log -m|-a                             the message or assert log, as vclog
 //! vcmem check                                       vc-mem's ABI and bounds (root)
+//! vcmem gencmd [--timeout MS] CMD...                a GCMD command over /dev/vchiq, as vcgencmd
+//! vcmem gencmd-check                                GCMD's commands, clients and faults (root)
 //! ```
 //!
 //! Reads go through FBIODMACOPY and fall back to mmap (`--dma`, `--mmap` force one).
 
 mod check;
+mod gencmd;
 mod log;
 mod mem;
 mod symbols;
@@ -25,7 +28,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: vcmem [--dma|--mmap] [--dev PATH] info|header|syms|sym NAME|peek NAME|read ADDR LEN|log -m|-a|check"
+        "usage: vcmem [--dma|--mmap] [--dev PATH] info|header|syms|sym NAME|peek NAME|read ADDR LEN|log -m|-a|check|gencmd CMD...|gencmd-check"
     );
     ExitCode::from(2)
 }
@@ -115,6 +118,8 @@ fn main() -> ExitCode {
     match cmd.as_str() {
         "check" => return check::main(&dev),
         "check-unprivileged" => return check::unprivileged(&dev),
+        "gencmd" => return gencmd::main(&args[1..]),
+        "gencmd-check" => return gencmd::check(),
         _ => {}
     }
     let m = match VcMem::open(&dev, via) {
