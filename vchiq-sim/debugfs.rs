@@ -39,6 +39,7 @@ pub(crate) fn create(sim: Arc<Sim>) -> impl PinInit<Scope<Arc<Sim>>> {
         knobs(sim, dir);
         counters(sim, dir);
         dir.read_callback_file(c"state", &**sim, &show_state);
+        crate::fwknobs::files(sim, dir);
     })
 }
 

@@ -589,11 +589,13 @@ impl Host {
                 handle, client_id, ..
             } => {
                 bump(&counters.opens);
+                self.log_service(handle, "opened");
                 self.call(eng, handle, counters, |s, cx, lid| {
                     s.opened(cx, lid, client_id)
                 });
             }
             Output::Closed { handle } => {
+                self.log_service(handle, "closed");
                 self.call(eng, handle, counters, |s, cx, lid| s.closed(cx, lid));
             }
             Output::Data { handle, msg } => {
@@ -632,6 +634,24 @@ impl Host {
             Output::Connected | Output::OpenRejected { .. } | Output::Control(_) => {}
         }
         None
+    }
+
+    /// Logs an open or close in the firmware's message log (`fwmem.rs`).
+    fn log_service(&self, handle: Handle, what: &str) {
+        let Some(l) = self
+            .desk
+            .by_handle(handle)
+            .and_then(|(lid, _)| self.desk.listener(lid))
+        else {
+            return;
+        };
+        let f = l
+            .params
+            .fourcc
+            .to_be_bytes()
+            .map(|c| if c.is_ascii_graphic() { c } else { b'?' });
+        let f = core::str::from_utf8(&f).unwrap_or("????");
+        crate::fwmem::msg(format_args!("vchiq: service {f} {what}"));
     }
 
     /// Calls the owner of the listener behind `handle`, if any.

@@ -6,11 +6,12 @@
 //! constructor listed in [`ALL`]. At every accepted VCHIQ_INIT the host creates each service
 //! afresh and calls [`SimService::start`], where it creates its listeners; after that the host
 //! calls it for the events of its listeners. Adding a service (gencmd, smem, audio) means
-//! adding a file and a line to [`ALL`].
+//! adding a file and a line to [`ALL`] (`gcmd.rs` is vcgencmd's).
 
 mod echo;
 mod fun2;
 mod func;
+pub(crate) mod gcmd;
 
 use crate::engine::{BulkDir, BulkResult};
 use crate::host::{BulkBuf, Ctx, Lid};
@@ -49,7 +50,7 @@ pub(crate) trait SimService: Send {
 pub(crate) type Make = fn() -> Result<KBox<dyn SimService>>;
 
 /// Every service, in registration order.
-pub(crate) const ALL: [Make; 3] = [echo::make, func::make, fun2::make];
+pub(crate) const ALL: [Make; 4] = [echo::make, func::make, fun2::make, gcmd::make];
 
 /// Builds a fourcc from its four characters, first character highest.
 pub(crate) const fn fourcc(s: &[u8; 4]) -> u32 {

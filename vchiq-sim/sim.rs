@@ -235,6 +235,7 @@ impl Sim {
         drop(vpu);
         bump(&self.counters.inits);
         pr_info!("VCHIQ_INIT accepted: slot zero at {:#x}\n", slot_zero);
+        crate::fwmem::msg(format_args!("vchiq: VCHIQ_INIT accepted"));
         self.kick();
         Ok(STATUS_OK)
     }
@@ -259,6 +260,7 @@ impl Sim {
         if !matches!(old, Vpu::Off) {
             bump(&self.counters.resets);
             pr_info!("reset: was {}\n", old.name());
+            crate::fwmem::msg(format_args!("vchiq: reset (was {})", old.name()));
         }
         drop(old);
     }

@@ -21,6 +21,9 @@ mod debugfs;
 mod engine;
 #[path = "../vchiq-core/fmt64.rs"]
 mod fmt64;
+mod fwknobs;
+mod fwlog;
+mod fwmem;
 mod host;
 mod knobs;
 mod latency;
@@ -50,6 +53,26 @@ module! {
             default: 64,
             description: "Cache line size the VideoCore assumes for bulk fragments (32 or 64)",
         },
+        vc_phys_addr: u64 {
+            default: 0,
+            description: "Firmware memory: ARM physical address of VideoCore address 0",
+        },
+        vc_mem_base: u32 {
+            default: 0,
+            description: "Firmware memory: start (VideoCore address; the image's load address)",
+        },
+        vc_mem_size: u32 {
+            default: 0,
+            description: "Firmware memory: end (VideoCore address); 0: no firmware memory",
+        },
+        vc_log_base: u32 {
+            default: 0,
+            description: "Firmware memory: the log area (VideoCore address, /chosen/log)",
+        },
+        vc_log_size: u32 {
+            default: 0,
+            description: "Firmware memory: the log area's size",
+        },
     },
 }
 
@@ -68,11 +91,19 @@ impl kernel::Module for VchiqSim {
             pr_err!("cache_line_size must be 32 or 64, not {}\n", cls);
             return Err(EINVAL);
         }
-        let hw = sys::Hw::new()?;
+        fwmem::init(fw_params())?;
+        let hw = match sys::Hw::new() {
+            Ok(hw) => hw,
+            Err(e) => {
+                fwmem::exit();
+                return Err(e);
+            }
+        };
         let sim = match Arc::pin_init(sim::Sim::new(hw.handle(), cls), GFP_KERNEL) {
             Ok(s) => s,
             Err(e) => {
                 hw.destroy();
+                fwmem::exit();
                 return Err(e);
             }
         };
@@ -80,6 +111,7 @@ impl kernel::Module for VchiqSim {
             Ok(d) => d,
             Err(e) => {
                 hw.destroy();
+                fwmem::exit();
                 return Err(e);
             }
         };
@@ -102,6 +134,17 @@ impl kernel::Module for VchiqSim {
     }
 }
 
+/// The firmware memory's module parameters.
+fn fw_params() -> fwmem::Params {
+    fwmem::Params {
+        phys_addr: *module_parameters::vc_phys_addr.value_ref(),
+        base: *module_parameters::vc_mem_base.value_ref(),
+        size: *module_parameters::vc_mem_size.value_ref(),
+        log_base: *module_parameters::vc_log_base.value_ref(),
+        log_size: *module_parameters::vc_log_size.value_ref(),
+    }
+}
+
 impl VchiqSim {
     /// Unregisters the device (unbinding the core, which detaches the VideoCore), removes
     /// debugfs, drains and destroys the queue, removes the interrupt, then forgets any ARM
@@ -116,6 +159,7 @@ impl VchiqSim {
         }
         // Normally a no-op: the core's unbinding reset or detached the VideoCore.
         self.sim.reset();
+        fwmem::exit();
     }
 }
 
