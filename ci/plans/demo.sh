@@ -3,19 +3,24 @@
 # API, shows the connection state and a menu of things to try, then a shell on the console
 # when run interactively (vchiq.shell=1), else powers off. On the way out every module of the
 # family that is loaded (whatever the user loaded or unloaded) goes, in dependency order,
-# before the leak check.
-FAMILY_LOAD="vchiq_sim vchiq_core vchiq_ktest vchiq_dev"
+# before the leak check. Booted like a Pi, with the top of RAM kept for the VideoCore's
+# firmware memory (vc-mem, vcdbg/vclog-style reading).
+# vm-vc-mem: yes
+FAMILY_LOAD="vchiq_sim vchiq_core vchiq_ktest vchiq_dev vc_mem"
 for m in $FAMILY_LOAD; do t_run "modprobe $m" modprobe $m; done
 say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 t_run "echo 100 messages through the VideoCore" sh -c 'echo "echo 100" >/sys/kernel/debug/vchiq-ktest/run'
 cat /sys/kernel/debug/vchiq-ktest/result >/dev/console
 cat /sys/kernel/debug/vchiq-core-sim/state >/dev/console
 t_run "vchiq-test -f 1 through /dev/vchiq" vchiq-test -f 1
+t_run "vcgencmd-style query over GCMD: version" vcmem gencmd version
+t_run "the firmware's message log through /dev/vc-mem" sh -c 'vcmem log -m | tail -n 5'
 
 menu() {
 	cat <<'MENU'
 
-  vchiq-rs demo: vchiq-sim (the simulated VideoCore), vchiq-core, vchiq-ktest, vchiq-dev
+  vchiq-rs demo: vchiq-sim (the simulated VideoCore), vchiq-core, vchiq-ktest, vchiq-dev,
+  vc-mem
   Things to try:
     vchiq-test -f 1                 functional test of /dev/vchiq (64-bit)
     vchiq-test32 -f 1               the same through the compat ioctls (32-bit, arm64 only)
@@ -25,6 +30,10 @@ menu() {
     echo "echo 1000" >/sys/kernel/debug/vchiq-ktest/run; cat /sys/kernel/debug/vchiq-ktest/result
     cat /sys/kernel/debug/vchiq-core-sim/state       the connection, slots, services
     ls /sys/kernel/debug/vchiq-sim                    the simulator's fault knobs and counters
+    vcmem gencmd measure_temp       a vcgencmd-style query of the firmware's GCMD service
+    vcmem gencmd commands           every GCMD command the firmware knows
+    vcmem info; vcmem syms          /dev/vc-mem: the VideoCore memory and its symbol table
+    vcmem log -m                    the firmware's message log, as vclog -m prints it
     pthread-check                   threads and time as glibc programs use them
   'exit' ends the demo: the family is unloaded and checked for leaks.
 
