@@ -138,8 +138,7 @@ impl Collector {
 
 impl Handler for Collector {
     fn message(&self, _svc: ServiceRef<'_>, msg: Message<'_>) {
-        let mut v = KVec::new();
-        if v.extend_from_slice(msg.data(), GFP_KERNEL).is_ok() {
+        if let Ok(v) = msg.to_kvec() {
             self.push(Ev::Msg(v));
         }
     }

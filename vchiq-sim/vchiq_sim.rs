@@ -19,6 +19,8 @@ use kernel::{prelude::*, sync::Arc};
 mod debugfs;
 #[path = "../vchiq-core/engine.rs"]
 mod engine;
+#[path = "../include/vchiq-rs/bindings.rs"]
+mod ffi;
 #[path = "../vchiq-core/fmt64.rs"]
 mod fmt64;
 mod host;
