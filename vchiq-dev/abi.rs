@@ -395,12 +395,72 @@ macro_rules! ioctl_abi {
                 assert!(size_of::<AwaitCompletion>() == $await_);
                 assert!(size_of::<DequeueMessage>() == $dequeue);
                 assert!(size_of::<GetConfig>() == $config);
-                assert!(offset_of!(CreateService, handle) == $create - 4 - (PTR - 4));
-                assert!(offset_of!(ServiceParams, userdata) == 2 * PTR);
-                assert!(offset_of!(QueueBulkTransfer, mode) == 4 * PTR);
-                assert!(offset_of!(CompletionData, cb_userdata) == 3 * PTR);
-                assert!(offset_of!(AwaitCompletion, msgbufs) == $await_ - PTR);
-                assert!(offset_of!(DequeueMessage, buf) == $dequeue - PTR);
+                // Every field's offset, 64-bit / 32-bit (vchiq-protocol.md §11.2).
+                const fn pick(wide: usize, narrow: usize) -> usize {
+                    if PTR == 8 {
+                        wide
+                    } else {
+                        narrow
+                    }
+                }
+                // The width of every integer field (which padding would hide from offsets).
+                const fn ret_size<S, T>(_: fn(S) -> T) -> usize {
+                    size_of::<T>()
+                }
+                assert!(ret_size(|a: ServiceParams| a.fourcc) == 4);
+                assert!(ret_size(|a: ServiceParams| a.version) == 2);
+                assert!(ret_size(|a: ServiceParams| a.version_min) == 2);
+                assert!(ret_size(|a: CreateService| a.is_open) == 4);
+                assert!(ret_size(|a: CreateService| a.is_vchi) == 4);
+                assert!(ret_size(|a: CreateService| a.handle) == 4);
+                assert!(ret_size(|a: Element| a.size) == 4);
+                assert!(ret_size(|a: QueueMessage| a.handle) == 4);
+                assert!(ret_size(|a: QueueMessage| a.count) == 4);
+                assert!(ret_size(|a: QueueBulkTransfer| a.handle) == 4);
+                assert!(ret_size(|a: QueueBulkTransfer| a.size) == 4);
+                assert!(ret_size(|a: QueueBulkTransfer| a.mode) == 4);
+                assert!(ret_size(|a: CompletionData| a.reason) == 4);
+                assert!(ret_size(|a: AwaitCompletion| a.count) == 4);
+                assert!(ret_size(|a: AwaitCompletion| a.msgbufsize) == 4);
+                assert!(ret_size(|a: AwaitCompletion| a.msgbufcount) == 4);
+                assert!(ret_size(|a: DequeueMessage| a.handle) == 4);
+                assert!(ret_size(|a: DequeueMessage| a.blocking) == 4);
+                assert!(ret_size(|a: DequeueMessage| a.bufsize) == 4);
+                assert!(ret_size(|a: GetConfig| a.config_size) == 4);
+                assert!(offset_of!(CreateService, params) == 0);
+                assert!(offset_of!(ServiceParams, fourcc) == 0);
+                assert!(offset_of!(ServiceParams, callback) == pick(8, 4));
+                assert!(offset_of!(ServiceParams, userdata) == pick(16, 8));
+                assert!(offset_of!(ServiceParams, version) == pick(24, 12));
+                assert!(offset_of!(ServiceParams, version_min) == pick(26, 14));
+                assert!(offset_of!(CreateService, is_open) == pick(32, 16));
+                assert!(offset_of!(CreateService, is_vchi) == pick(36, 20));
+                assert!(offset_of!(CreateService, handle) == pick(40, 24));
+                assert!(offset_of!(QueueMessage, handle) == 0);
+                assert!(offset_of!(QueueMessage, count) == 4);
+                assert!(offset_of!(QueueMessage, elements) == 8);
+                assert!(offset_of!(Element, data) == 0);
+                assert!(offset_of!(Element, size) == pick(8, 4));
+                assert!(offset_of!(QueueBulkTransfer, handle) == 0);
+                assert!(offset_of!(QueueBulkTransfer, data) == pick(8, 4));
+                assert!(offset_of!(QueueBulkTransfer, size) == pick(16, 8));
+                assert!(offset_of!(QueueBulkTransfer, userdata) == pick(24, 12));
+                assert!(offset_of!(QueueBulkTransfer, mode) == pick(32, 16));
+                assert!(offset_of!(CompletionData, reason) == 0);
+                assert!(offset_of!(CompletionData, header) == pick(8, 4));
+                assert!(offset_of!(CompletionData, service_userdata) == pick(16, 8));
+                assert!(offset_of!(CompletionData, cb_userdata) == pick(24, 12));
+                assert!(offset_of!(AwaitCompletion, count) == 0);
+                assert!(offset_of!(AwaitCompletion, buf) == pick(8, 4));
+                assert!(offset_of!(AwaitCompletion, msgbufsize) == pick(16, 8));
+                assert!(offset_of!(AwaitCompletion, msgbufcount) == pick(20, 12));
+                assert!(offset_of!(AwaitCompletion, msgbufs) == pick(24, 16));
+                assert!(offset_of!(DequeueMessage, handle) == 0);
+                assert!(offset_of!(DequeueMessage, blocking) == 4);
+                assert!(offset_of!(DequeueMessage, bufsize) == 8);
+                assert!(offset_of!(DequeueMessage, buf) == pick(16, 12));
+                assert!(offset_of!(GetConfig, config_size) == 0);
+                assert!(offset_of!(GetConfig, pconfig) == pick(8, 4));
                 let expected: [u32; 8] = [$($nr),*];
                 let ours = [
                     COMMANDS[2].0, COMMANDS[4].0, COMMANDS[5].0, COMMANDS[6].0,
