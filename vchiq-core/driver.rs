@@ -30,8 +30,8 @@ use kernel::{of, platform};
 
 /// Slots of the shared memory: slot zero and 32 for each side, as on a Pi.
 const TOTAL_SLOTS: usize = 1 + 2 * 32;
-/// The slot size.
-const SLOT_SIZE: usize = 4096;
+/// The slot size (the protocol's).
+const SLOT_SIZE: usize = crate::engine::SLOT_SIZE as usize;
 
 /// The client kinds that get an auxiliary device (`vchiq_core.<name>.<id>`).
 const CLIENTS: [&CStr; 4] = [c"audio", c"cdev", c"smem", c"ktest"];

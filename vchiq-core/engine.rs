@@ -7,7 +7,12 @@
 //! under any parent module.
 
 // The engine is a library: no one crate uses all of it.
-#![allow(dead_code, unreachable_pub, unused_imports)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    unused_imports,
+    reason = "a library shared by three crates, none of which uses all of it"
+)]
 #![deny(unsafe_code)]
 // `engine::engine` mirrors the engine crate's own layout.
 #![allow(clippy::module_inception)]

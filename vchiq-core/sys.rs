@@ -18,7 +18,7 @@ use kernel::types::ForeignOwnable;
 
 // The kernel structs only ever appear behind pointers, which are FFI-safe whatever bindgen made of
 // their (partly opaque) contents.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 extern "C" {
     fn vchiq_sys_kthread_start(
         f: unsafe extern "C" fn(*mut c_void) -> c_int,

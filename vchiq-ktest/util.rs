@@ -87,8 +87,8 @@ impl Collector {
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Collector {
-                q <- new_mutex!(KVec::new()),
-                cv <- new_condvar!(),
+                q <- new_mutex!(KVec::new(), "Collector::q"),
+                cv <- new_condvar!("Collector::cv"),
             }),
             GFP_KERNEL,
         )

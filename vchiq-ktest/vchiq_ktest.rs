@@ -96,7 +96,7 @@ impl auxiliary::Driver for KtestDriver {
         let k = Arc::pin_init(
             pin_init!(Ktest {
                 state,
-                result <- new_mutex!(KVec::new()),
+                result <- new_mutex!(KVec::new(), "Ktest::result"),
             }),
             GFP_KERNEL,
         )?;

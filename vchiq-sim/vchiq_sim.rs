@@ -31,7 +31,7 @@ mod pagelist;
 mod selftest;
 mod services;
 // Only `RawShm` is used; the file also holds the core's KUnit-only buffer.
-#[allow(dead_code)]
+#[expect(dead_code)]
 #[path = "../vchiq-core/shm.rs"]
 mod shm;
 mod sim;
