@@ -2,12 +2,12 @@
 
 //! The protocol threads of one device.
 //!
-//! * `vchiq-slot/N` parses the VideoCore's messages (trigger event) and calls the clients.
-//! * `vchiq-recy/N` takes back the slots the VideoCore has finished with (recycle event) and
+//! * `vchiq-slot` parses the VideoCore's messages (trigger event) and calls the clients.
+//! * `vchiq-recy` takes back the slots the VideoCore has finished with (recycle event) and
 //!   wakes senders waiting for slots or quota. It must be separate from the slot handler:
 //!   a client callback that blocks for slot space would otherwise wait for itself.
-//! * `vchiq-sync/N` receives messages of synchronous services (sync-trigger event).
-//! * `vchiq-keep/N` keeps the VideoCore's use count: the slot handler only counts its
+//! * `vchiq-sync` receives messages of synchronous services (sync-trigger event).
+//! * `vchiq-keep` keeps the VideoCore's use count: the slot handler only counts its
 //!   REMOTE_USE and REMOTE_RELEASE messages and wakes it; it acks every use with
 //!   REMOTE_USE_ACTIVE (which may have to wait for slots, so the slot handler must not).
 //!

@@ -311,7 +311,7 @@ impl DevFile {
                 };
                 self.instance.service(a.handle).set_quota(slot, msg)
             }
-            // Only for server services, which the VideoCore opens; none exist here.
+            // Synchronous services are not implemented.
             abi::OPTION_SYNCHRONOUS => Err(EINVAL),
             _ => Err(EINVAL),
         }
