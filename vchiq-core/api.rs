@@ -11,7 +11,7 @@ use crate::engine::{
     BulkDir, Error as EngineError, Handle, ServerOptions, ServiceParams, HEADER_SIZE, MAX_MSG_SIZE,
 };
 use crate::services::{Client, Phase};
-use crate::state::{ConnectState, Core};
+use crate::state::{ConnectState, VchiqState};
 use core::ffi::c_void;
 use kernel::prelude::*;
 
@@ -24,7 +24,7 @@ fn closed_and_delivered(inner: &mut crate::state::Inner, handle: Handle) -> bool
         .is_none_or(|e| e.phase == Phase::Listening)
 }
 
-impl Core {
+impl VchiqState {
     /// Connects to the VideoCore (once per device; later calls wait for the first).
     pub(crate) fn connect(&self) -> Result {
         let mut inner = self.inner.lock();
@@ -128,12 +128,12 @@ impl Core {
 
     /// Removes a service (`vchiq_remove_service`): a listening server is freed at once
     /// (without callbacks); an open service, server or client, is closed as by
-    /// [`Core::close`] and then freed.
+    /// [`VchiqState::close`] and then freed.
     pub(crate) fn remove(&self, handle: Handle) -> Result {
         self.remove_as(handle, true)
     }
 
-    /// [`Core::remove`], with waits that signals do not end unless `interruptible`.
+    /// [`VchiqState::remove`], with waits that signals do not end unless `interruptible`.
     pub(crate) fn remove_as(&self, handle: Handle, interruptible: bool) -> Result {
         {
             let mut inner = self.inner.lock();
@@ -164,7 +164,7 @@ impl Core {
         self.close_as(handle, true)
     }
 
-    /// [`Core::close`], with waits that signals do not end unless `interruptible`.
+    /// [`VchiqState::close`], with waits that signals do not end unless `interruptible`.
     pub(crate) fn close_as(&self, handle: Handle, interruptible: bool) -> Result {
         let mut inner = self.inner.lock();
         match inner.services.get(handle).map(|e| e.phase) {
@@ -245,10 +245,25 @@ impl Core {
         Ok(())
     }
 
-    /// Copies a message delivered to `handle`'s client (its 8-byte header, then the payload,
-    /// with the size the engine validated) into `buf`, and releases it. Returns the payload
-    /// size. `EMSGSIZE` (the message stays held) if `buf` is too short; `EINVAL` if the
-    /// message is not held (released, or its service closed).
+    /// Copies a message delivered to `handle`'s client (its header, then the payload, with
+    /// the size the engine validated) into `buf`; the message stays held. Returns the payload
+    /// size. `EMSGSIZE` if `buf` is too short; `EINVAL` if the message is not held (released,
+    /// or its service closed).
+    pub(crate) fn read_message(
+        &self,
+        handle: Handle,
+        header: *const u8,
+        buf: &mut [u8],
+    ) -> Result<u32> {
+        let off = self.slot_offset(header).ok_or(EINVAL)?;
+        let inner = self.inner.lock();
+        if inner.dead {
+            return Err(ESHUTDOWN);
+        }
+        self.copy_held(&inner, handle, off, buf)
+    }
+
+    /// [`VchiqState::read_message`], and then releases the message (not when the copy failed).
     pub(crate) fn take_message(
         &self,
         handle: Handle,
@@ -260,6 +275,24 @@ impl Core {
         if inner.dead {
             return Err(ESHUTDOWN);
         }
+        let size = self.copy_held(&inner, handle, off, buf)?;
+        if let Some(e) = inner.services.get(handle) {
+            e.queue.retain(|h| *h != off);
+        }
+        let msg = inner.services.unhold(handle, off).ok_or(EINVAL)?;
+        inner.engine.release(&msg).map_err(to_kernel_err)?;
+        self.flush_doorbell(&mut inner);
+        Ok(size)
+    }
+
+    /// Copies the held message at slot offset `off` out of the slot memory.
+    fn copy_held(
+        &self,
+        inner: &crate::state::Inner,
+        handle: Handle,
+        off: u32,
+        buf: &mut [u8],
+    ) -> Result<u32> {
         let msg = inner.services.held_msg(handle, off).ok_or(EINVAL)?;
         let total = HEADER_SIZE
             .checked_add(msg.size)
@@ -273,12 +306,6 @@ impl Core {
         if let Some(size) = dst.get_mut(4..8) {
             size.copy_from_slice(&msg.size.to_ne_bytes());
         }
-        if let Some(e) = inner.services.get(handle) {
-            e.queue.retain(|h| *h != off);
-        }
-        let msg = inner.services.unhold(handle, off).ok_or(EINVAL)?;
-        inner.engine.release(&msg).map_err(to_kernel_err)?;
-        self.flush_doorbell(&mut inner);
         Ok(msg.size)
     }
 
@@ -410,7 +437,7 @@ impl Core {
 
     /// Queues a bulk transfer of the calling process's memory at `uaddr` (pinned until it
     /// ends). Returns the transfer's cookie; a blocking transfer is then waited for with
-    /// [`Core::bulk_wait`], and forgotten with [`Core::bulk_forget`] if nobody will wait.
+    /// [`VchiqState::bulk_wait`], and forgotten with [`VchiqState::bulk_forget`] if nobody will wait.
     pub(crate) fn bulk_user(
         &self,
         handle: Handle,

@@ -13,6 +13,7 @@
 //! mapping and pages like completed ones (mainline leaks them).
 
 use crate::engine::BulkDir;
+use crate::ffi;
 use crate::services::Client;
 use crate::shm::RawShm;
 use crate::sys::{self, CoherentBuf, DmaPages, PinnedPages};
@@ -53,12 +54,12 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    /// From the C enum value.
-    pub(crate) fn from_raw(v: i32) -> Option<Self> {
+    /// From the C enum value (`vchiq.h`; WAITING is user space's, not the core's).
+    pub(crate) fn from_raw(v: ffi::vchiq_bulk_mode) -> Option<Self> {
         match v {
-            0 => Some(Self::Callback),
-            1 => Some(Self::Blocking),
-            2 => Some(Self::NoCallback),
+            ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_CALLBACK => Some(Self::Callback),
+            ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_BLOCKING => Some(Self::Blocking),
+            ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_NOCALLBACK => Some(Self::NoCallback),
             _ => None,
         }
     }

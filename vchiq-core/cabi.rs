@@ -9,29 +9,83 @@
 //! passes the instance it was given); handles, lengths and message headers are validated.
 
 use crate::bulk::Mode;
-use crate::engine::{BulkDir, Handle, ServiceParams};
-use crate::services::{Callback, Client};
-use crate::state::Core;
+use crate::engine::{
+    BulkDir, Handle, ServiceParams, HEADER_SIZE, MAX_MSG_SIZE, NUM_SERVICE_BULKS, VERSION,
+    VERSION_MIN,
+};
+use crate::ffi::{
+    self, vchiq_bulk_mode, vchiq_header, vchiq_instance, vchiq_service_params_kernel, vchiq_state,
+};
+use crate::services::Client;
+use crate::state::VchiqState;
 use core::ffi::{c_int, c_short, c_uint, c_void};
+use kernel::bindings::auxiliary_device;
 use kernel::pr_warn_once;
 use kernel::prelude::*;
+use kernel::sync::atomic::{Acquire, Atomic, Release};
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
 
-/// `struct vchiq_service_params_kernel`.
-#[repr(C)]
-pub(crate) struct ServiceParamsKernel {
-    fourcc: c_int,
-    callback: Option<Callback>,
-    userdata: *mut c_void,
-    version: c_short,
-    version_min: c_short,
+/// Fails the build unless each exported function has exactly the type of its prototype in
+/// `vchiq.h` (generated into [`ffi`]): both arms of the `if` must coerce to one function
+/// pointer type. A changed parameter, return type or enum on either side is an error.
+macro_rules! matches_header {
+    ($($name:ident),* $(,)?) => {
+        $(const _: () = {
+            let _ = if true { ffi::$name } else { $name };
+        };)*
+    };
 }
 
+matches_header!(
+    vchiq_rs_state_get,
+    vchiq_rs_state_put,
+    vchiq_initialise,
+    vchiq_shutdown,
+    vchiq_connect,
+    vchiq_open_service,
+    vchiq_add_service,
+    vchiq_remove_service,
+    vchiq_close_service,
+    vchiq_use_service,
+    vchiq_release_service,
+    vchiq_msg_queue_push,
+    vchiq_release_message,
+    vchiq_queue_kernel_message,
+    vchiq_bulk_transmit,
+    vchiq_bulk_receive,
+    vchiq_get_service_userdata,
+    vchiq_get_peer_version,
+    vchiq_msg_hold,
+    vchiq_rs_bulk_user,
+    vchiq_rs_bulk_wait,
+    vchiq_rs_bulk_forget,
+    vchiq_rs_set_quota,
+    vchiq_rs_read_message,
+    vchiq_rs_take_message,
+    vchiq_rs_client_id,
+);
+
+// The message header as the C header defines it is the engine's wire header.
+const _: () = {
+    assert!(core::mem::size_of::<vchiq_header>() == HEADER_SIZE as usize);
+    assert!(core::mem::offset_of!(vchiq_header, msgid) == 0);
+    assert!(core::mem::offset_of!(vchiq_header, size) == 4);
+    assert!(core::mem::offset_of!(vchiq_header, data) == HEADER_SIZE as usize);
+    assert!(ffi::VCHIQ_RS_MAX_MSG_SIZE == MAX_MSG_SIZE);
+    assert!(ffi::VCHIQ_RS_NUM_SERVICE_BULKS == NUM_SERVICE_BULKS);
+    assert!(ffi::VCHIQ_RS_VERSION == VERSION as u32);
+    assert!(ffi::VCHIQ_RS_VERSION_MIN == VERSION_MIN as u32);
+};
+
 /// `struct vchiq_instance`: one client's session.
+///
+/// Clients call into one instance from several threads at once (a blocking bulk wait while
+/// the slot thread delivers a callback that sends), so the core only ever makes shared
+/// references to it: what changes is atomic.
 pub(crate) struct Instance {
-    core: Arc<Core>,
-    connected: bool,
+    core: Arc<VchiqState>,
+    connected: Atomic<bool>,
 }
 
 fn errno(r: Result) -> c_int {
@@ -41,15 +95,63 @@ fn errno(r: Result) -> c_int {
     }
 }
 
-/// Borrows the instance behind a C pointer.
+/// Borrows the instance behind a C pointer (shared: see [`Instance`]).
 ///
 /// # Safety
 ///
 /// `instance` must be null or a pointer returned by `vchiq_initialise` and not yet passed to
 /// `vchiq_shutdown`.
-unsafe fn instance<'a>(instance: *mut c_void) -> Result<&'a mut Instance> {
-    // SAFETY: per the function's contract.
-    unsafe { instance.cast::<Instance>().as_mut() }.ok_or(EINVAL)
+unsafe fn instance<'a>(instance: *mut vchiq_instance) -> Result<&'a Instance> {
+    // SAFETY: a non-null `instance` is a live `KBox<Instance>` (the function's contract); only
+    // shared references to it are ever made, so this one aliases no `&mut`.
+    unsafe { instance.cast::<Instance>().as_ref() }.ok_or(EINVAL)
+}
+
+/// The token the core keeps for an instance (compared and passed back, never dereferenced).
+fn token(instance: *mut vchiq_instance) -> *mut c_void {
+    instance.cast()
+}
+
+/// Takes a reference on the state of a vchiq-core auxiliary device, for
+/// [`vchiq_initialise`]; give it back with [`vchiq_rs_state_put`]. Null if `adev` carries no
+/// state.
+///
+/// # Safety
+///
+/// `adev` must be a live auxiliary device created by vchiq-core (a client calls this from
+/// its probe, while the device is bound).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_state_get(
+    adev: *mut auxiliary_device,
+) -> *mut vchiq_state {
+    if adev.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `adev` is a live vchiq-core auxiliary device (caller's contract).
+    let raw = unsafe { ffi::vchiq_rs_aux_state(adev) };
+    if raw.is_null() {
+        return raw;
+    }
+    // SAFETY: vchiq-core sets the platform data of its auxiliary devices to the foreign form
+    // of an `Arc<VchiqState>` that the device owns until it is released, after the client's
+    // remove; the device is live here (caller's contract).
+    let state: ArcBorrow<'_, VchiqState> =
+        unsafe { <Arc<VchiqState> as ForeignOwnable>::borrow(raw.cast()) };
+    Arc::<VchiqState>::from(state).into_foreign().cast()
+}
+
+/// Gives back a reference taken by [`vchiq_rs_state_get`].
+///
+/// # Safety
+///
+/// `state` must be null or come from `vchiq_rs_state_get`, and is invalid afterwards.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_state_put(state: *mut vchiq_state) {
+    if !state.is_null() {
+        // SAFETY: the reference `vchiq_rs_state_get` made with `into_foreign` (caller's
+        // contract), given back once.
+        drop(unsafe { <Arc<VchiqState> as ForeignOwnable>::from_foreign(state.cast()) });
+    }
 }
 
 /// Creates an instance on `state` (from `vchiq_rs_aux_state`).
@@ -60,19 +162,21 @@ unsafe fn instance<'a>(instance: *mut c_void) -> Result<&'a mut Instance> {
 /// `pinstance` must be valid for a write.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_initialise(
-    state: *mut c_void,
-    pinstance: *mut *mut c_void,
+    state: *mut vchiq_state,
+    pinstance: *mut *mut vchiq_instance,
 ) -> c_int {
     if state.is_null() || pinstance.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: `state` is the foreign form of an `Arc<Core>` held by the auxiliary device,
-    // which is alive while its client calls this (caller's contract).
-    let core: ArcBorrow<'_, Core> = unsafe { <Arc<Core> as ForeignOwnable>::borrow(state) };
+    // SAFETY: `state` is the foreign form of an `Arc<VchiqState>`: held by the auxiliary
+    // device, which is alive while its client calls this, or by the client itself
+    // (`vchiq_rs_state_get`) (caller's contract).
+    let core: ArcBorrow<'_, VchiqState> =
+        unsafe { <Arc<VchiqState> as ForeignOwnable>::borrow(state.cast()) };
     let inst = match KBox::new(
         Instance {
             core: core.into(),
-            connected: false,
+            connected: Atomic::new(false),
         },
         GFP_KERNEL,
     ) {
@@ -90,12 +194,13 @@ pub(crate) unsafe extern "C" fn vchiq_initialise(
 ///
 /// `instance` as for [`instance`]; it is invalid afterwards.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut vchiq_instance) -> c_int {
     if instance.is_null() {
         return EINVAL.to_errno();
     }
     // SAFETY: `instance` came from `KBox::into_raw` in `vchiq_initialise` (caller's contract).
     let inst = unsafe { KBox::from_raw(instance.cast::<Instance>()) };
+    let instance = token(instance);
     // Signals do not cut these waits short (a process being killed closes its instances):
     // every close waits for its SERVICE_CLOSED delivery, or for the reply timeout.
     for h in inst.core.services_of(instance) {
@@ -120,7 +225,7 @@ pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut c_void) -> c_int {
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_connect(instance: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn vchiq_connect(instance: *mut vchiq_instance) -> c_int {
     // SAFETY: caller's contract.
     let inst = match unsafe { self::instance(instance) } {
         Ok(i) => i,
@@ -128,7 +233,7 @@ pub(crate) unsafe extern "C" fn vchiq_connect(instance: *mut c_void) -> c_int {
     };
     let r = inst.core.connect();
     if r.is_ok() {
-        inst.connected = true;
+        inst.connected.store(true, Release);
     }
     errno(r)
 }
@@ -139,8 +244,8 @@ pub(crate) unsafe extern "C" fn vchiq_connect(instance: *mut c_void) -> c_int {
 ///
 /// `params` must be null or valid for reads.
 unsafe fn service_args(
-    instance: *mut c_void,
-    params: *const ServiceParamsKernel,
+    instance: *mut vchiq_instance,
+    params: *const vchiq_service_params_kernel,
     pservice: *mut c_uint,
 ) -> Result<(ServiceParams, Client)> {
     // SAFETY: caller's contract.
@@ -148,7 +253,9 @@ unsafe fn service_args(
     if pservice.is_null() || instance.is_null() {
         return Err(EINVAL);
     }
-    let callback = p.callback.ok_or(EINVAL)?;
+    if p.callback.is_none() {
+        return Err(EINVAL);
+    }
     let version = u16::try_from(p.version).map_err(|_| EINVAL)?;
     let version_min = u16::try_from(p.version_min).map_err(|_| EINVAL)?;
     Ok((
@@ -158,8 +265,8 @@ unsafe fn service_args(
             version_min,
         },
         Client {
-            callback,
-            instance,
+            callback: p.callback,
+            instance: token(instance),
             userdata: p.userdata,
         },
     ))
@@ -172,8 +279,8 @@ unsafe fn service_args(
 /// `instance` as for [`instance`]; `params` and `pservice` valid.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_open_service(
-    instance: *mut c_void,
-    params: *const ServiceParamsKernel,
+    instance: *mut vchiq_instance,
+    params: *const vchiq_service_params_kernel,
     pservice: *mut c_uint,
 ) -> c_int {
     // SAFETY: caller's contract.
@@ -186,7 +293,7 @@ pub(crate) unsafe extern "C" fn vchiq_open_service(
         Ok(i) => i,
         Err(e) => return e.to_errno(),
     };
-    if !inst.connected {
+    if !inst.connected.load(Acquire) {
         return ENOTCONN.to_errno();
     }
     let pid = kernel::current!().pid() as u32;
@@ -215,7 +322,7 @@ macro_rules! with_instance {
         // SAFETY: the caller's contract of the exported function.
         match unsafe { instance($instance) } {
             Ok(inst) => {
-                let $core: &Core = &inst.core;
+                let $core: &VchiqState = &inst.core;
                 $body
             }
             Err(_) => $fail,
@@ -230,7 +337,7 @@ macro_rules! with_instance {
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_close_service(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
 ) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| errno(
@@ -244,7 +351,10 @@ pub(crate) unsafe extern "C" fn vchiq_close_service(
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_use_service(instance: *mut c_void, service: c_uint) -> c_int {
+pub(crate) unsafe extern "C" fn vchiq_use_service(
+    instance: *mut vchiq_instance,
+    service: c_uint,
+) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| errno(
         core.use_service(Handle(service), true)
     ))
@@ -257,7 +367,7 @@ pub(crate) unsafe extern "C" fn vchiq_use_service(instance: *mut c_void, service
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_release_service(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
 ) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| errno(
@@ -272,9 +382,9 @@ pub(crate) unsafe extern "C" fn vchiq_release_service(
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_msg_queue_push(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     handle: c_uint,
-    header: *mut c_void,
+    header: *mut vchiq_header,
 ) {
     with_instance!(instance, (), |core| {
         if core.msg_queue_push(Handle(handle), header.cast()).is_err() {
@@ -290,9 +400,9 @@ pub(crate) unsafe extern "C" fn vchiq_msg_queue_push(
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_release_message(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
-    header: *mut c_void,
+    header: *mut vchiq_header,
 ) {
     with_instance!(instance, (), |core| {
         if core
@@ -311,7 +421,7 @@ pub(crate) unsafe extern "C" fn vchiq_release_message(
 /// `instance` as for [`instance`]; `data` valid for `size` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_queue_kernel_message(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     handle: c_uint,
     data: *mut c_void,
     size: c_uint,
@@ -331,12 +441,12 @@ pub(crate) unsafe extern "C" fn vchiq_queue_kernel_message(
 }
 
 fn bulk(
-    core: &Core,
+    core: &VchiqState,
     service: c_uint,
     data: *const c_void,
     size: c_uint,
     userdata: *mut c_void,
-    mode: c_int,
+    mode: vchiq_bulk_mode,
     dir: BulkDir,
 ) -> c_int {
     let Some(mode) = Mode::from_raw(mode) else {
@@ -352,12 +462,12 @@ fn bulk(
 /// `instance` as for [`instance`]; `data` valid for `size` bytes until the transfer ends.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_bulk_transmit(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
     data: *const c_void,
     size: c_uint,
     userdata: *mut c_void,
-    mode: c_int,
+    mode: vchiq_bulk_mode,
 ) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| bulk(
         core,
@@ -377,12 +487,12 @@ pub(crate) unsafe extern "C" fn vchiq_bulk_transmit(
 /// `instance` as for [`instance`]; `data` valid for `size` bytes until the transfer ends.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_bulk_receive(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
     data: *mut c_void,
     size: c_uint,
     userdata: *mut c_void,
-    mode: c_int,
+    mode: vchiq_bulk_mode,
 ) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| bulk(
         core,
@@ -402,7 +512,7 @@ pub(crate) unsafe extern "C" fn vchiq_bulk_receive(
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_get_service_userdata(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
 ) -> *mut c_void {
     with_instance!(instance, core::ptr::null_mut(), |core| core
@@ -417,7 +527,7 @@ pub(crate) unsafe extern "C" fn vchiq_get_service_userdata(
 /// `instance` as for [`instance`]; `peer_version` valid for a write.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_get_peer_version(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     handle: c_uint,
     peer_version: *mut c_short,
 ) -> c_int {
@@ -445,9 +555,9 @@ pub(crate) unsafe extern "C" fn vchiq_get_peer_version(
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_msg_hold(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     handle: c_uint,
-) -> *mut c_void {
+) -> *mut vchiq_header {
     with_instance!(instance, core::ptr::null_mut(), |core| core
         .msg_hold(Handle(handle))
         .map_or(core::ptr::null_mut(), |p| p.cast()))
@@ -464,12 +574,12 @@ pub(crate) unsafe extern "C" fn vchiq_msg_hold(
 /// process that owns `data`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_rs_bulk_user(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
     data: *mut c_void,
     size: c_uint,
     userdata: *mut c_void,
-    mode: c_int,
+    mode: vchiq_bulk_mode,
     dir: c_int,
     pcookie: *mut u32,
 ) -> c_int {
@@ -501,9 +611,12 @@ pub(crate) unsafe extern "C" fn vchiq_rs_bulk_user(
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_rs_bulk_wait(instance: *mut c_void, cookie: u32) -> c_int {
+pub(crate) unsafe extern "C" fn vchiq_rs_bulk_wait(
+    instance: *mut vchiq_instance,
+    cookie: u32,
+) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| errno(
-        core.bulk_wait(cookie, instance)
+        core.bulk_wait(cookie, token(instance))
     ))
 }
 
@@ -513,8 +626,9 @@ pub(crate) unsafe extern "C" fn vchiq_rs_bulk_wait(instance: *mut c_void, cookie
 ///
 /// `instance` as for [`instance`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn vchiq_rs_bulk_forget(instance: *mut c_void, cookie: u32) {
-    with_instance!(instance, (), |core| core.bulk_forget(cookie, instance))
+pub(crate) unsafe extern "C" fn vchiq_rs_bulk_forget(instance: *mut vchiq_instance, cookie: u32) {
+    with_instance!(instance, (), |core| core
+        .bulk_forget(cookie, token(instance)))
 }
 
 /// Sets a service's slot and message quotas (0 keeps the current value; a quota below what is
@@ -525,7 +639,7 @@ pub(crate) unsafe extern "C" fn vchiq_rs_bulk_forget(instance: *mut c_void, cook
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_rs_set_quota(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
     slot_quota: u16,
     msg_quota: u16,
@@ -544,7 +658,7 @@ pub(crate) unsafe extern "C" fn vchiq_rs_set_quota(
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_rs_client_id(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
 ) -> c_int {
     with_instance!(
@@ -566,24 +680,65 @@ pub(crate) unsafe extern "C" fn vchiq_rs_client_id(
 /// `instance` as for [`instance`]; `buf` valid for `len` bytes of writes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_rs_take_message(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
-    header: *mut c_void,
+    header: *mut vchiq_header,
     buf: *mut c_void,
     len: c_uint,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { copy_message(instance, service, header, buf, len, true) }
+}
+
+/// Copies a message delivered to this instance's service `service` into `buf` (header and
+/// payload, with the size the core validated); the message stays held. Returns the payload
+/// size, or `-EMSGSIZE` if `buf` is too short, `-EINVAL` if not held.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `buf` valid for `len` bytes of writes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_read_message(
+    instance: *mut vchiq_instance,
+    service: c_uint,
+    header: *mut vchiq_header,
+    buf: *mut c_void,
+    len: c_uint,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { copy_message(instance, service, header, buf, len, false) }
+}
+
+/// The body of [`vchiq_rs_take_message`] (`release`) and [`vchiq_rs_read_message`].
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `buf` valid for `len` bytes of writes.
+unsafe fn copy_message(
+    instance: *mut vchiq_instance,
+    service: c_uint,
+    header: *mut vchiq_header,
+    buf: *mut c_void,
+    len: c_uint,
+    release: bool,
 ) -> c_int {
     if buf.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: valid for `len` bytes (caller's contract).
+    // SAFETY: `buf` is non-null and valid for `len` bytes of writes (caller's contract); it
+    // is kernel memory of the caller's, not slot memory.
     let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len as usize) };
-    with_instance!(instance, EINVAL.to_errno(), |core| match core.take_message(
-        Handle(service),
-        header.cast(),
-        buf
-    ) {
-        Ok(n) => n as c_int,
-        Err(e) => e.to_errno(),
+    let header = header.cast::<u8>().cast_const();
+    with_instance!(instance, EINVAL.to_errno(), |core| {
+        let r = if release {
+            core.take_message(Handle(service), header, buf)
+        } else {
+            core.read_message(Handle(service), header, buf)
+        };
+        match r {
+            Ok(n) => n as c_int,
+            Err(e) => e.to_errno(),
+        }
     })
 }
 
@@ -594,8 +749,8 @@ pub(crate) unsafe extern "C" fn vchiq_rs_take_message(
 /// `instance` as for [`instance`]; `params` and `pservice` valid.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_add_service(
-    instance: *mut c_void,
-    params: *const ServiceParamsKernel,
+    instance: *mut vchiq_instance,
+    params: *const vchiq_service_params_kernel,
     pservice: *mut c_uint,
 ) -> c_int {
     // SAFETY: caller's contract.
@@ -616,7 +771,7 @@ pub(crate) unsafe extern "C" fn vchiq_add_service(
 /// `instance` as for [`instance`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn vchiq_remove_service(
-    instance: *mut c_void,
+    instance: *mut vchiq_instance,
     service: c_uint,
 ) -> c_int {
     with_instance!(instance, EINVAL.to_errno(), |core| errno(

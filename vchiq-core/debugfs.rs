@@ -5,7 +5,7 @@
 //! interrupt counters, and every service opened through the API with its counters.
 
 use crate::fmt64::U64;
-use crate::state::Core;
+use crate::state::VchiqState;
 use core::fmt;
 use kernel::debugfs::{Dir, File};
 use kernel::device::Device;
@@ -16,14 +16,14 @@ use kernel::sync::Arc;
 
 /// The device's debugfs directory; removed when dropped.
 pub(crate) struct DebugDir {
-    _state: Pin<KBox<File<Arc<Core>>>>,
-    _ping: Pin<KBox<File<Arc<Core>>>>,
+    _state: Pin<KBox<File<Arc<VchiqState>>>>,
+    _ping: Pin<KBox<File<Arc<VchiqState>>>>,
     _dir: Dir,
 }
 
 impl DebugDir {
     /// Creates the directory and its files.
-    pub(crate) fn new(_dev: &Device, core: &Arc<Core>) -> Result<Self> {
+    pub(crate) fn new(_dev: &Device, core: &Arc<VchiqState>) -> Result<Self> {
         let name = CString::try_from_fmt(fmt!("vchiq-core-{}", core.platform.name()))?;
         let dir = Dir::new(&name);
         let state = KBox::pin_init(
@@ -42,8 +42,8 @@ impl DebugDir {
     }
 }
 
-/// `ping`: write a count N to measure N bare doorbell round trips (see `Core::ping`).
-fn write_ping(core: &Arc<Core>, reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+/// `ping`: write a count N to measure N bare doorbell round trips (see `VchiqState::ping`).
+fn write_ping(core: &Arc<VchiqState>, reader: &mut kernel::uaccess::UserSliceReader) -> Result {
     let mut buf = [0u8; 16];
     let n = reader.len().min(buf.len());
     reader.read_slice(&mut buf[..n])?;
@@ -66,7 +66,7 @@ fn write_ping(core: &Arc<Core>, reader: &mut kernel::uaccess::UserSliceReader) -
     Ok(())
 }
 
-fn write_state(core: &Arc<Core>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn write_state(core: &Arc<VchiqState>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let inner = core.inner.lock();
     writeln!(f, "platform: {}", core.platform.name())?;
     writeln!(f, "state: {}", if inner.dead { "dead" } else { "bound" })?;

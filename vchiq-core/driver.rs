@@ -15,12 +15,12 @@ use crate::platform::bcm2835::{self, Bcm2835};
 use crate::platform::sim::{self, Sim};
 use crate::platform::Platform;
 use crate::shm::RawShm;
-use crate::state::Core;
+use crate::state::VchiqState;
 use crate::sys::{self, AuxDevice, Kthread};
 use crate::tables::new_tables;
 use crate::threads::{KeepaliveThread, RecycleThread, SlotThread, SyncThread};
 use core::ptr::NonNull;
-use kernel::device::{Bound, Core as CoreCtx};
+use kernel::device::{Bound, Core};
 use kernel::dma::Device as _;
 use kernel::dma::{Coherent, DmaMask};
 use kernel::irq::{self, IrqReturn};
@@ -30,8 +30,8 @@ use kernel::{of, platform};
 
 /// Slots of the shared memory: slot zero and 32 for each side, as on a Pi.
 const TOTAL_SLOTS: usize = 1 + 2 * 32;
-/// The slot size.
-const SLOT_SIZE: usize = 4096;
+/// The slot size (the protocol's).
+const SLOT_SIZE: usize = crate::engine::SLOT_SIZE as usize;
 
 /// The client kinds that get an auxiliary device (`vchiq_core.<name>.<id>`).
 const CLIENTS: [&CStr; 4] = [c"audio", c"cdev", c"smem", c"ktest"];
@@ -41,7 +41,7 @@ const MODNAME: &CStr = c"vchiq_core";
 
 /// The protocol threads; dropping them stops and joins them.
 struct Threads {
-    core: Arc<Core>,
+    core: Arc<VchiqState>,
     _slot: Kthread<SlotThread>,
     _recycle: Kthread<RecycleThread>,
     _sync: Kthread<SyncThread>,
@@ -49,7 +49,7 @@ struct Threads {
 }
 
 impl Threads {
-    fn start(core: &Arc<Core>) -> Result<Self> {
+    fn start(core: &Arc<VchiqState>) -> Result<Self> {
         // On a failure the threads already started must be told to stop before their
         // `Kthread`s are dropped (which joins them).
         let stop_on_err = |e: Error| {
@@ -111,7 +111,7 @@ impl Drop for SlotMemory {
 }
 
 /// The doorbell interrupt handler.
-struct DoorbellIrq(Arc<Core>);
+struct DoorbellIrq(Arc<VchiqState>);
 
 impl irq::Handler for DoorbellIrq {
     fn handle(&self) -> IrqReturn {
@@ -127,8 +127,8 @@ impl irq::Handler for DoorbellIrq {
 /// interrupt, and last the memory.
 #[pin_data(PinnedDrop)]
 pub(crate) struct DeviceData<'bound> {
-    core: Arc<Core>,
-    aux: KVec<AuxDevice<Core>>,
+    core: Arc<VchiqState>,
+    aux: KVec<AuxDevice<VchiqState>>,
     debugfs: Option<DebugDir>,
     threads: Option<Threads>,
     #[pin]
@@ -164,7 +164,7 @@ impl PinnedDrop for DeviceData<'_> {
 }
 
 fn probe_with<'bound>(
-    pdev: &'bound platform::Device<CoreCtx<'_>>,
+    pdev: &'bound platform::Device<Core<'_>>,
     platform: KBox<dyn Platform>,
 ) -> Result<impl PinInit<DeviceData<'bound>, Error> + 'bound> {
     // SAFETY: no DMA mapping or allocation of this device exists yet.
@@ -179,7 +179,7 @@ fn probe_with<'bound>(
     let bus = u32::try_from(mem.dma_address()).map_err(|_| EINVAL)?;
     let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).ok_or(ENOMEM)?;
     // SAFETY: `mem` is `total` bytes of coherent memory, kept until after the engine can no
-    // longer touch it (`Core` is marked dead before `SlotMemory` drops); only the engine,
+    // longer touch it (`VchiqState` is marked dead before `SlotMemory` drops); only the engine,
     // the VideoCore and the fragment copies access it, all through volatile accesses.
     let shm = unsafe { RawShm::new(base, slots as u32) };
     // SAFETY: as above; the fragment pool follows the slots in the same allocation.
@@ -187,7 +187,7 @@ fn probe_with<'bound>(
     let frag_bus = bus.checked_add(slots as u32).ok_or(EINVAL)?;
     let engine =
         Engine::init_arm(shm, new_tables()?, [frag_bus, FRAGMENTS]).map_err(to_kernel_err)?;
-    let core = Core::new(pdev.as_ref(), engine, frag_shm, platform)?;
+    let core = VchiqState::new(pdev.as_ref(), engine, frag_shm, platform)?;
     let threads = Threads::start(&core)?;
     let irq_core = core.clone();
     Ok(try_pin_init!(DeviceData {
@@ -265,7 +265,7 @@ impl platform::Driver for Bcm2835Driver {
     const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
 
     fn probe<'bound>(
-        pdev: &'bound platform::Device<CoreCtx<'_>>,
+        pdev: &'bound platform::Device<Core<'_>>,
         info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
@@ -305,7 +305,7 @@ impl platform::Driver for SimDriver {
     type Data<'bound> = DeviceData<'bound>;
 
     fn probe<'bound>(
-        pdev: &'bound platform::Device<CoreCtx<'_>>,
+        pdev: &'bound platform::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {

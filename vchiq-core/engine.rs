@@ -7,7 +7,12 @@
 //! under any parent module.
 
 // The engine is a library: no one crate uses all of it.
-#![allow(dead_code, unreachable_pub, unused_imports)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    unused_imports,
+    reason = "a library shared by three crates, none of which uses all of it"
+)]
 #![deny(unsafe_code)]
 // `engine::engine` mirrors the engine crate's own layout.
 #![allow(clippy::module_inception)]
@@ -45,13 +50,13 @@ mod tx;
 
 // The union of what the driver (ARM role), the simulator (VPU role) and the KUnit suites use:
 // this one file serves all three crates.
-pub(crate) use bulk::{BulkDir, BulkResult};
+pub(crate) use bulk::{BulkDir, BulkResult, NUM_SERVICE_BULKS};
 pub(crate) use engine::{Engine, RxSlot, Tables};
 pub(crate) use error::Error;
 pub(crate) use event::RemoteEvent;
 pub(crate) use layout::{
     MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
-    SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
+    SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE, VERSION, VERSION_MIN,
 };
 pub(crate) use msg::{MsgType, HEADER_SIZE, MAX_MSG_SIZE};
 pub(crate) use output::{MsgRef, OutQueue, Output, Stall, Stats, Wait};

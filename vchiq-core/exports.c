@@ -1,19 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Exports the service API (implemented in Rust, cabi.rs) to other modules. Including the
- * header makes the compiler check the prototypes against each definition's use here.
+ * Exports the service API (implemented in Rust, cabi.rs) to other modules. The Rust
+ * definitions are checked against the prototypes of vchiq.h at build time (cabi.rs,
+ * `matches_header!`, over the bindgen output of the same header).
  */
 
 #include <linux/auxiliary_bus.h>
-#include <linux/build_bug.h>
 #include <linux/device.h>
 #include <linux/export.h>
-#include <linux/stddef.h>
 #include <vchiq-rs/vchiq.h>
-
-static_assert(sizeof(struct vchiq_header) == 8);
-static_assert(offsetof(struct vchiq_service_params_kernel, version) ==
-	      offsetof(struct vchiq_service_params_kernel, userdata) + sizeof(void *));
 
 struct vchiq_state *vchiq_rs_aux_state(struct auxiliary_device *adev)
 {
@@ -21,6 +16,8 @@ struct vchiq_state *vchiq_rs_aux_state(struct auxiliary_device *adev)
 }
 EXPORT_SYMBOL_GPL(vchiq_rs_aux_state);
 
+EXPORT_SYMBOL_GPL(vchiq_rs_state_get);
+EXPORT_SYMBOL_GPL(vchiq_rs_state_put);
 EXPORT_SYMBOL_GPL(vchiq_initialise);
 EXPORT_SYMBOL_GPL(vchiq_shutdown);
 EXPORT_SYMBOL_GPL(vchiq_connect);
@@ -44,3 +41,4 @@ EXPORT_SYMBOL_GPL(vchiq_rs_bulk_forget);
 EXPORT_SYMBOL_GPL(vchiq_rs_set_quota);
 EXPORT_SYMBOL_GPL(vchiq_rs_client_id);
 EXPORT_SYMBOL_GPL(vchiq_rs_take_message);
+EXPORT_SYMBOL_GPL(vchiq_rs_read_message);

@@ -14,7 +14,10 @@ use kernel::time::Delta;
 pub(crate) struct U64(pub(crate) u64);
 
 /// Displays an `i64` in decimal (not every crate that includes this file needs it).
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "a shared file: not every crate that includes it needs `I64`"
+)]
 pub(crate) struct I64(pub(crate) i64);
 
 const E9: i64 = 1_000_000_000;

@@ -4,37 +4,31 @@
 //! service is in its life, and which received messages its client still holds.
 
 use crate::engine::{Handle, MsgRef};
-use core::ffi::{c_int, c_void};
+use crate::ffi;
+use core::ffi::c_void;
 use kernel::prelude::*;
 
-/// The client callback of the C ABI (`struct vchiq_service_params_kernel::callback`).
-pub(crate) type Callback = unsafe extern "C" fn(
-    instance: *mut c_void,
-    reason: c_int,
-    header: *mut c_void,
-    handle: u32,
-    cb_data: *mut c_void,
-    cb_userdata: *mut c_void,
-) -> c_int;
+/// The client callback of the C ABI (`vchiq_callback_t`, never `None` here).
+pub(crate) type Callback = ffi::vchiq_callback_t;
 
-/// `enum vchiq_reason`.
+/// `enum vchiq_reason`, with the values of `vchiq.h`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i32)]
+#[repr(u32)]
 pub(crate) enum Reason {
     /// The VideoCore opened a server service.
-    ServiceOpened = 0,
-    ServiceClosed = 1,
-    MessageAvailable = 2,
-    BulkTransmitDone = 3,
-    BulkReceiveDone = 4,
-    BulkTransmitAborted = 5,
-    BulkReceiveAborted = 6,
+    ServiceOpened = ffi::vchiq_reason_VCHIQ_SERVICE_OPENED,
+    ServiceClosed = ffi::vchiq_reason_VCHIQ_SERVICE_CLOSED,
+    MessageAvailable = ffi::vchiq_reason_VCHIQ_MESSAGE_AVAILABLE,
+    BulkTransmitDone = ffi::vchiq_reason_VCHIQ_BULK_TRANSMIT_DONE,
+    BulkReceiveDone = ffi::vchiq_reason_VCHIQ_BULK_RECEIVE_DONE,
+    BulkTransmitAborted = ffi::vchiq_reason_VCHIQ_BULK_TRANSMIT_ABORTED,
+    BulkReceiveAborted = ffi::vchiq_reason_VCHIQ_BULK_RECEIVE_ABORTED,
 }
 
 /// Whom to call back for a service.
 #[derive(Clone, Copy)]
 pub(crate) struct Client {
-    /// The callback.
+    /// The callback (checked `Some` when the service was created).
     pub(crate) callback: Callback,
     /// The instance that opened the service (passed back verbatim).
     pub(crate) instance: *mut c_void,

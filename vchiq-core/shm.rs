@@ -137,7 +137,10 @@ impl SharedMem for RawShm {
 /// A zeroed vmalloc buffer with a [`RawShm`] window on it, for the KUnit suites of
 /// vchiq-kunit and vchiq-sim (which compile this file too); unused by the driver itself.
 #[cfg(CONFIG_KUNIT = "y")]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "used by the KUnit suites of the crates that include this file"
+)]
 pub(crate) struct VmallocShm {
     /// Owns the memory behind `shm`; never touched after `new`.
     _buf: kernel::alloc::VVec<u32>,
@@ -145,7 +148,10 @@ pub(crate) struct VmallocShm {
 }
 
 #[cfg(CONFIG_KUNIT = "y")]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "used by the KUnit suites of the crates that include this file"
+)]
 impl VmallocShm {
     /// Allocates `bytes` bytes (rounded down to whole words), zeroed.
     pub(crate) fn new(bytes: u32) -> Result<Self> {

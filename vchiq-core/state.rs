@@ -2,10 +2,10 @@
 
 //! Per-device state: the ARM side of one VCHIQ connection.
 //!
-//! [`Core`] is shared (through `Arc`) by the protocol threads, the doorbell interrupt, the
-//! service API and debugfs. One mutex, [`Core::inner`], serialises the engine and everything
+//! [`VchiqState`] is shared (through `Arc`) by the protocol threads, the doorbell interrupt, the
+//! service API and debugfs. One mutex, [`VchiqState::inner`], serialises the engine and everything
 //! that must change with it (the service registry, held messages, bulks); the interrupt never
-//! takes it. The interrupt and local wake-ups go through [`Core::events`], a spinlock that
+//! takes it. The interrupt and local wake-ups go through [`VchiqState::events`], a spinlock that
 //! disables interrupts, so that no wake-up can be lost between a thread's decision to sleep
 //! and its sleep (see `Documentation/architecture.md`, "Threads").
 
@@ -38,7 +38,7 @@ pub(crate) enum ConnectState {
     Sent,
 }
 
-/// Everything that changes together with the engine, under [`Core::inner`].
+/// Everything that changes together with the engine, under [`VchiqState::inner`].
 pub(crate) struct Inner {
     /// The protocol engine (ARM role).
     pub(crate) engine: ArmEngine,
@@ -51,7 +51,7 @@ pub(crate) struct Inner {
     /// Bulk transfers in flight.
     pub(crate) bulks: BulkTable,
     /// Batches of client callbacks being made by the slot or sync thread (without the
-    /// lock); an instance is only freed when none is in flight (`Core::detach`).
+    /// lock); an instance is only freed when none is in flight (`VchiqState::detach`).
     pub(crate) delivering: u32,
     /// Services the VideoCore opened for a caller that gave up waiting, whose CLOSE found no
     /// slot yet: retried by the slot handler.
@@ -133,7 +133,7 @@ pub(crate) struct Counters {
 /// Once `dead` is set (under `inner`) nothing touches `shm` or the platform any more, except
 /// the doorbell interrupt, which is freed before the slot memory.
 #[pin_data]
-pub(crate) struct Core {
+pub(crate) struct VchiqState {
     /// The engine and its companions.
     #[pin]
     pub(crate) inner: Mutex<Inner>,
@@ -166,7 +166,7 @@ pub(crate) struct Core {
     pub(crate) keepalive: Keepalive,
 }
 
-impl Core {
+impl VchiqState {
     /// Creates the state around an initialised ARM engine.
     pub(crate) fn new(
         dev: &Device,
@@ -177,7 +177,7 @@ impl Core {
         let shm = *engine.shm();
         let own_events = Wait::ALL.map(|w| (w, engine.own_event(w)));
         Arc::pin_init(
-            try_pin_init!(Core {
+            try_pin_init!(VchiqState {
                 inner <- new_mutex!(Inner {
                     engine,
                     dead: false,
@@ -186,16 +186,16 @@ impl Core {
                     bulks: BulkTable::new(),
                     delivering: 0,
                     orphans: KVec::new(),
-                }),
-                changed <- new_condvar!(),
+                }, "VchiqState::inner"),
+                changed <- new_condvar!("VchiqState::changed"),
                 events <- new_spinlock_irq!(Events {
                     pending: 0,
                     kick: false,
                     stop: false,
                     keep: false,
-                }),
-                events_cv <- new_condvar!(),
-                keep_cv <- new_condvar!(),
+                }, "VchiqState::events"),
+                events_cv <- new_condvar!("VchiqState::events_cv"),
+                keep_cv <- new_condvar!("VchiqState::keep_cv"),
                 shm,
                 frags,
                 own_events,
@@ -363,7 +363,7 @@ impl Core {
         !ev.stop
     }
 
-    /// Waits on [`Core::changed`] until `done` holds for the locked state, for at most
+    /// Waits on [`VchiqState::changed`] until `done` holds for the locked state, for at most
     /// [`REPLY_TIMEOUT_MS`]. Errors: `ESHUTDOWN` when the device goes away, `ETIMEDOUT`,
     /// `EINTR` on a signal.
     pub(crate) fn wait_changed<'a>(
@@ -374,7 +374,7 @@ impl Core {
         self.wait_changed_as(guard, done, true)
     }
 
-    /// As [`Core::wait_changed`]; unless `interruptible`, signals do not end the wait (it
+    /// As [`VchiqState::wait_changed`]; unless `interruptible`, signals do not end the wait (it
     /// then still ends after [`REPLY_TIMEOUT_MS`]). Teardown uses this: a process being
     /// killed must still wait for its services to close before its instance is freed.
     pub(crate) fn wait_changed_as<'a>(
@@ -419,7 +419,7 @@ impl Core {
         self.shm.ptr_at(off)
     }
 
-    /// The offset in the slot memory of a pointer handed out by [`Core::slot_ptr`].
+    /// The offset in the slot memory of a pointer handed out by [`VchiqState::slot_ptr`].
     pub(crate) fn slot_offset(&self, p: *const u8) -> Option<u32> {
         self.shm.offset_of(p)
     }

@@ -12,13 +12,16 @@ use core::ffi::{c_char, c_int, c_void};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::device::{Device, DeviceContext};
+use kernel::page::BorrowedPage;
+use kernel::pr_warn_once;
 use kernel::prelude::*;
+use kernel::scatterlist::SGTable;
 use kernel::sync::Arc;
 use kernel::types::ForeignOwnable;
 
 // The kernel structs only ever appear behind pointers, which are FFI-safe whatever bindgen made of
 // their (partly opaque) contents.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 extern "C" {
     fn vchiq_sys_kthread_start(
         f: unsafe extern "C" fn(*mut c_void) -> c_int,
@@ -51,15 +54,6 @@ extern "C" {
         sgt: *mut bindings::sg_table,
         to_dev: bool,
     );
-    fn vchiq_sys_sg_count(sgt: *mut bindings::sg_table) -> u32;
-    fn vchiq_sys_sg_fill(
-        sgt: *mut bindings::sg_table,
-        addrs: *mut u64,
-        lens: *mut u32,
-        max: u32,
-    ) -> u32;
-    fn vchiq_sys_kmap(page: *mut bindings::page) -> *mut c_void;
-    fn vchiq_sys_kunmap(addr: *mut c_void);
     fn vchiq_sys_coherent_alloc(
         dev: *mut bindings::device,
         size: u32,
@@ -301,31 +295,24 @@ impl DmaPages {
         })
     }
 
-    /// The number of mapped segments.
-    pub(crate) fn segments(&self) -> u32 {
-        // SAFETY: `sgt` is a valid mapped table (type invariant).
-        unsafe { vchiq_sys_sg_count(self.sgt.as_ptr()) }
+    /// The mapped table, through the kernel's scatterlist abstraction.
+    fn table(&self) -> &SGTable {
+        // SAFETY: `sgt` is a valid table mapped for DMA (type invariant), which stays mapped
+        // and allocated while `self` lives: only `Drop` unmaps and frees it.
+        unsafe { SGTable::from_raw(self.sgt.as_ptr()) }
     }
 
     /// The bus address and length of every mapped segment, in order (one pass).
     pub(crate) fn segment_list(&self) -> Result<KVec<(u64, u32)>> {
-        let n = self.segments();
-        let mut addrs = KVec::<u64>::with_capacity(n as usize, GFP_KERNEL)?;
-        let mut lens = KVec::<u32>::with_capacity(n as usize, GFP_KERNEL)?;
-        // SAFETY: `sgt` is a valid mapped table (type invariant); both arrays have room for
-        // `n` elements.
-        let got = unsafe {
-            vchiq_sys_sg_fill(self.sgt.as_ptr(), addrs.as_mut_ptr(), lens.as_mut_ptr(), n)
-        };
-        let got = core::cmp::min(got, n) as usize;
-        // SAFETY: the helper initialised the first `got` elements of each array.
-        unsafe {
-            addrs.inc_len(got);
-            lens.inc_len(got);
-        }
-        let mut v = KVec::with_capacity(got, GFP_KERNEL)?;
-        for (a, l) in addrs.iter().zip(lens.iter()) {
-            v.push((*a, *l), GFP_KERNEL)?;
+        let mut v = KVec::new();
+        for sg in self.table().iter() {
+            let len = u32::try_from(sg.dma_len()).map_err(|_| EINVAL)?;
+            #[allow(
+                clippy::useless_conversion,
+                reason = "`dma_addr_t` is 32-bit on some configurations"
+            )]
+            let addr = u64::from(sg.dma_address());
+            v.push((addr, len), GFP_KERNEL)?;
         }
         Ok(v)
     }
@@ -338,19 +325,21 @@ impl Drop for DmaPages {
     }
 }
 
-/// Copies `src` into `page` at `offset` through a temporary kernel mapping.
+/// Copies `src` into `page` at `offset` through a temporary kernel mapping (the kernel's
+/// `Page::write_raw`, which checks the range: outside the page it copies nothing).
 ///
 /// # Safety
 ///
-/// `page` must be a valid page the caller may write; `offset + src.len()` must not exceed the
-/// page size.
+/// `page` must be a valid page the caller may write, and nothing else may access the range
+/// during the call.
 pub(crate) unsafe fn copy_to_page(page: NonNull<bindings::page>, offset: usize, src: &[u8]) {
-    // SAFETY: `page` is valid (caller).
-    let base = unsafe { vchiq_sys_kmap(page.as_ptr()) }.cast::<u8>();
-    // SAFETY: the mapping covers the page; the range is inside it (caller).
-    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), base.add(offset), src.len()) };
-    // SAFETY: `base` was returned by `vchiq_sys_kmap` just above.
-    unsafe { vchiq_sys_kunmap(base.cast()) };
+    // SAFETY: `page` is valid for the call (caller); the borrow ends with it.
+    let page = unsafe { BorrowedPage::from_raw(page) };
+    // SAFETY: `src` is valid for reading its length; nothing races with the write (caller).
+    let r = unsafe { page.write_raw(src.as_ptr(), offset, src.len()) };
+    if r.is_err() {
+        pr_warn_once!("vchiq: a fragment copy outside its page was skipped\n");
+    }
 }
 
 /// User pages pinned for a bulk transfer (`pin_user_pages_fast`), unpinned on drop.

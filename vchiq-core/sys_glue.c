@@ -149,36 +149,6 @@ void vchiq_sys_unmap_pages(struct device *dev, struct sg_table *sgt, bool to_dev
 	kfree(sgt);
 }
 
-u32 vchiq_sys_sg_count(struct sg_table *sgt)
-{
-	return sgt->nents;
-}
-
-u32 vchiq_sys_sg_fill(struct sg_table *sgt, u64 *addrs, u32 *lens, u32 max)
-{
-	struct scatterlist *sg;
-	u32 k, n = 0;
-
-	for_each_sgtable_dma_sg(sgt, sg, k) {
-		if (n == max)
-			break;
-		addrs[n] = sg_dma_address(sg);
-		lens[n] = sg_dma_len(sg);
-		n++;
-	}
-	return n;
-}
-
-void *vchiq_sys_kmap(struct page *page)
-{
-	return kmap_local_page(page);
-}
-
-void vchiq_sys_kunmap(void *addr)
-{
-	kunmap_local(addr);
-}
-
 void *vchiq_sys_coherent_alloc(struct device *dev, u32 size, u64 *bus)
 {
 	dma_addr_t addr;

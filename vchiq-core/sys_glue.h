@@ -23,10 +23,6 @@ void vchiq_sys_dma_keep_page_offset(struct device *dev);
 struct sg_table *vchiq_sys_map_pages(struct device *dev, struct page **pages, u32 n,
 				     u32 offset, u32 len, bool to_device);
 void vchiq_sys_unmap_pages(struct device *dev, struct sg_table *sgt, bool to_device);
-u32 vchiq_sys_sg_count(struct sg_table *sgt);
-u32 vchiq_sys_sg_fill(struct sg_table *sgt, u64 *addrs, u32 *lens, u32 max);
-void *vchiq_sys_kmap(struct page *page);
-void vchiq_sys_kunmap(void *addr);
 
 void *vchiq_sys_coherent_alloc(struct device *dev, u32 size, u64 *bus);
 void vchiq_sys_coherent_free(struct device *dev, u32 size, void *p, u64 bus);

@@ -2,25 +2,26 @@
 
 //! The protocol threads of one device.
 //!
-//! * `vchiq-slot/N` parses the VideoCore's messages (trigger event) and calls the clients.
-//! * `vchiq-recy/N` takes back the slots the VideoCore has finished with (recycle event) and
+//! * `vchiq-slot` parses the VideoCore's messages (trigger event) and calls the clients.
+//! * `vchiq-recy` takes back the slots the VideoCore has finished with (recycle event) and
 //!   wakes senders waiting for slots or quota. It must be separate from the slot handler:
 //!   a client callback that blocks for slot space would otherwise wait for itself.
-//! * `vchiq-sync/N` receives messages of synchronous services (sync-trigger event).
-//! * `vchiq-keep/N` keeps the VideoCore's use count: the slot handler only counts its
+//! * `vchiq-sync` receives messages of synchronous services (sync-trigger event).
+//! * `vchiq-keep` keeps the VideoCore's use count: the slot handler only counts its
 //!   REMOTE_USE and REMOTE_RELEASE messages and wakes it; it acks every use with
 //!   REMOTE_USE_ACTIVE (which may have to wait for slots, so the slot handler must not).
 //!
 //! The first three sleep on their own event with the arm/check/sleep protocol of
-//! `Core::wait_event` and call clients without holding the engine lock; the keepalive thread
-//! sleeps on a local flag (`Core::wait_keepalive`).
+//! `VchiqState::wait_event` and call clients without holding the engine lock; the keepalive thread
+//! sleeps on a local flag (`VchiqState::wait_keepalive`).
 
 use crate::bulk::{Mode, Outcome};
 use crate::engine::{
     to_kernel_err, BulkDir, BulkResult, Error as EngineError, MsgType, Output, SrvState, Wait,
 };
+use crate::ffi;
 use crate::services::{Client, Phase, Reason};
-use crate::state::{Core, Inner};
+use crate::state::{Inner, VchiqState};
 use crate::sys::ThreadBody;
 use core::ffi::c_void;
 use kernel::prelude::*;
@@ -42,15 +43,19 @@ pub(crate) struct Delivery {
 
 impl Delivery {
     fn call(&self) {
+        // Checked `Some` when the service was created (`cabi::service_args`).
+        let Some(callback) = self.client.callback else {
+            return;
+        };
         // SAFETY: the client registered this callback with its instance and user data when it
         // opened the service; the C API contract is that they stay valid until the service
         // is closed, which cannot complete before this delivery (closes wait for the
         // `Closed` output, which this thread delivers in order).
         unsafe {
-            (self.client.callback)(
-                self.client.instance,
-                self.reason as i32,
-                self.header,
+            callback(
+                self.client.instance.cast(),
+                self.reason as ffi::vchiq_reason,
+                self.header.cast(),
                 self.handle,
                 self.cb_data,
                 core::ptr::null_mut(),
@@ -60,7 +65,7 @@ impl Delivery {
 }
 
 /// Handles one output under the engine lock; returns the callback to make, if any.
-pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option<Delivery> {
+pub(crate) fn handle_output(core: &VchiqState, inner: &mut Inner, o: Output) -> Option<Delivery> {
     match o {
         Output::Connected => {
             core.changed.notify_all();
@@ -178,7 +183,7 @@ pub(crate) fn handle_output(core: &Core, inner: &mut Inner, o: Output) -> Option
 }
 
 fn bulk_done(
-    core: &Core,
+    core: &VchiqState,
     inner: &mut Inner,
     handle: u32,
     dir: BulkDir,
@@ -232,7 +237,7 @@ fn bulk_done(
 
 /// Drains the engine's outputs for `w` (trigger or sync trigger), delivering callbacks
 /// without the lock.
-fn pump(core: &Core, w: Wait) {
+fn pump(core: &VchiqState, w: Wait) {
     loop {
         let mut batch: [Option<Delivery>; BATCH] = [None; BATCH];
         let mut more = false;
@@ -314,7 +319,7 @@ fn retry_orphans(inner: &mut Inner) {
     }
 }
 
-fn dev_err_ratelimited(core: &Core, e: EngineError) {
+fn dev_err_ratelimited(core: &VchiqState, e: EngineError) {
     let n = core.counters.poll_errors.load(Relaxed);
     // The first ten, then every thousandth: a broken peer must not flood the log.
     if n <= 10 || n % 1000 == 0 {
@@ -328,7 +333,7 @@ fn dev_err_ratelimited(core: &Core, e: EngineError) {
 }
 
 /// The slot handler.
-pub(crate) struct SlotThread(pub(crate) Arc<Core>);
+pub(crate) struct SlotThread(pub(crate) Arc<VchiqState>);
 
 impl ThreadBody for SlotThread {
     fn run(&self) {
@@ -339,7 +344,7 @@ impl ThreadBody for SlotThread {
 }
 
 /// The recycler.
-pub(crate) struct RecycleThread(pub(crate) Arc<Core>);
+pub(crate) struct RecycleThread(pub(crate) Arc<VchiqState>);
 
 impl ThreadBody for RecycleThread {
     fn run(&self) {
@@ -368,7 +373,7 @@ impl ThreadBody for RecycleThread {
 }
 
 /// The synchronous-message receiver.
-pub(crate) struct SyncThread(pub(crate) Arc<Core>);
+pub(crate) struct SyncThread(pub(crate) Arc<VchiqState>);
 
 impl ThreadBody for SyncThread {
     fn run(&self) {
@@ -378,8 +383,8 @@ impl ThreadBody for SyncThread {
     }
 }
 
-/// The keepalive thread: keeps the VideoCore's use count (`Core::keepalive`).
-pub(crate) struct KeepaliveThread(pub(crate) Arc<Core>);
+/// The keepalive thread: keeps the VideoCore's use count (`VchiqState::keepalive`).
+pub(crate) struct KeepaliveThread(pub(crate) Arc<VchiqState>);
 
 impl ThreadBody for KeepaliveThread {
     fn run(&self) {
@@ -420,7 +425,7 @@ impl ThreadBody for KeepaliveThread {
 
 /// Sends one REMOTE_USE_ACTIVE, waiting for slot space. Fails once the device is dead or the
 /// threads are stopping.
-fn send_use_ack(core: &Core) -> Result {
+fn send_use_ack(core: &VchiqState) -> Result {
     loop {
         let inner = core.inner.lock();
         let r = core.wait_changed(inner, |i| {

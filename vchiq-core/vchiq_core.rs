@@ -19,6 +19,8 @@ mod cabi;
 mod debugfs;
 mod driver;
 mod engine;
+#[path = "../include/vchiq-rs/bindings.rs"]
+mod ffi;
 mod fmt64;
 mod platform;
 mod services;

@@ -8,17 +8,20 @@
 //! core goes on serving kernel clients; while a process holds the file open the module is
 //! busy and cannot be unloaded.
 //!
-//! * `abi.rs`: ioctl numbers and argument layouts, 64-bit and 32-bit (compat);
-//! * `file.rs`: one open file (a vchiq-core instance) and the ioctls;
-//! * `delivery.rs`: callbacks from the VideoCore into completion and message queues.
+//! It uses vchiq-core only through the typed client API (`include/vchiq-rs/client.rs`):
+//!
+//! * `abi.rs`: ioctl numbers and argument structures, 64-bit and 32-bit (compat);
+//! * `file.rs`: one open file (a vchiq-core instance), its services and the ioctls;
+//! * `messages.rs`: QUEUE_MESSAGE, AWAIT_COMPLETION, DEQUEUE_MESSAGE;
+//! * `transfer.rs`: bulk transfers of user memory;
+//! * `delivery.rs`: callbacks from the VideoCore into completion and message queues;
+//! * `sys.rs`: the one kernel helper the 7.3 `kernel` crate lacks.
 
-use core::ffi::c_void;
 use kernel::device::Core;
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
-use kernel::sync::{Arc, ArcBorrow};
-use kernel::{auxiliary, bindings, driver, InPlaceModule};
+use kernel::{auxiliary, driver, InPlaceModule};
 
 #[path = "../include/vchiq-rs/client.rs"]
 mod vchiq;
@@ -26,6 +29,9 @@ mod vchiq;
 mod abi;
 mod delivery;
 mod file;
+mod messages;
+mod sys;
+mod transfer;
 
 use abi::Layout;
 use file::DevFile;
@@ -39,46 +45,35 @@ kernel::auxiliary_device_table!(
 /// The driver's data for one VideoCore: its state and its `/dev/vchiq`.
 #[pin_data]
 struct DevData {
-    /// vchiq-core's state of the device (`vchiq_rs_aux_state`), valid while bound; the
-    /// misc device, through which it is used, is deregistered first.
-    state: *mut c_void,
+    /// The VideoCore of the auxiliary device.
+    state: vchiq::State,
     #[pin]
     misc: MiscDeviceRegistration<DevFile>,
 }
 
-// SAFETY: `state` is only passed to vchiq-core's exported functions, callable from any thread.
-unsafe impl Send for DevData {}
-// SAFETY: as above.
-unsafe impl Sync for DevData {}
-
 #[vtable]
 impl MiscDevice for DevFile {
-    type Ptr = Arc<DevFile>;
+    type Ptr = Pin<KBox<DevFile>>;
 
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<DevFile>> {
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<DevFile>>> {
         // SAFETY: every registration of this type is the `misc` field of a `DevData`
         // (`DevDriver::probe`), which outlives the registration.
         let data = unsafe { &*kernel::container_of!(core::ptr::from_ref(misc), DevData, misc) };
-        DevFile::new(data.state)
+        DevFile::new(&data.state)
     }
 
-    fn release(device: Arc<DevFile>, _file: &File) {
-        device.release();
+    fn release(device: Pin<KBox<DevFile>>, _file: &File) {
+        DevFile::release(device);
     }
 
-    fn ioctl(device: ArcBorrow<'_, DevFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        DevFile::ioctl(device, Layout::NATIVE, cmd, arg)
+    fn ioctl(device: Pin<&DevFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        device.ioctl(Layout::NATIVE, cmd, arg)
     }
 
     #[cfg(CONFIG_COMPAT)]
-    fn compat_ioctl(
-        device: ArcBorrow<'_, DevFile>,
-        _file: &File,
-        cmd: u32,
-        arg: usize,
-    ) -> Result<isize> {
+    fn compat_ioctl(device: Pin<&DevFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         // `compat_ptr` is a zero extension on the architectures with Rust support.
-        DevFile::ioctl(device, Layout::COMPAT, cmd, arg)
+        device.ioctl(Layout::COMPAT, cmd, arg)
     }
 }
 
@@ -93,16 +88,10 @@ impl auxiliary::Driver for DevDriver {
         adev: &'bound auxiliary::Device<Core<'_>>,
         _info: &'bound Self::IdInfo,
     ) -> impl PinInit<DevData, Error> + 'bound {
-        // CAST: `auxiliary::Device` is `#[repr(transparent)]` over
-        // `Opaque<bindings::auxiliary_device>`; its raw accessor is crate-private.
-        let raw = core::ptr::from_ref(adev)
-            .cast::<bindings::auxiliary_device>()
-            .cast_mut();
-        // SAFETY: `raw` is a bound auxiliary device of vchiq-core.
-        let state = unsafe { vchiq::ffi::vchiq_rs_aux_state(raw) };
+        let state = vchiq::State::of(adev);
         dev_info!(adev.as_ref(), "/dev/vchiq\n");
         try_pin_init!(DevData {
-            state,
+            state: state?,
             misc <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"vchiq" }),
         }? Error)
     }

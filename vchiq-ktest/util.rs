@@ -87,8 +87,8 @@ impl Collector {
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Collector {
-                q <- new_mutex!(KVec::new()),
-                cv <- new_condvar!(),
+                q <- new_mutex!(KVec::new(), "Collector::q"),
+                cv <- new_condvar!("Collector::cv"),
             }),
             GFP_KERNEL,
         )
@@ -138,8 +138,7 @@ impl Collector {
 
 impl Handler for Collector {
     fn message(&self, _svc: ServiceRef<'_>, msg: Message<'_>) {
-        let mut v = KVec::new();
-        if v.extend_from_slice(msg.data(), GFP_KERNEL).is_ok() {
+        if let Ok(v) = msg.to_kvec() {
             self.push(Ev::Msg(v));
         }
     }

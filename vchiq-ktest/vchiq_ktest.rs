@@ -12,7 +12,7 @@ use kernel::debugfs::{Dir, File};
 use kernel::device::Core;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
-use kernel::{auxiliary, bindings, driver, new_mutex, InPlaceModule};
+use kernel::{auxiliary, driver, new_mutex, InPlaceModule};
 
 #[path = "../include/vchiq-rs/client.rs"]
 mod vchiq;
@@ -34,25 +34,17 @@ kernel::auxiliary_device_table!(
 /// What the debugfs files share.
 #[pin_data]
 pub(crate) struct Ktest {
-    /// The auxiliary device, valid while bound (the files are removed at unbind).
-    adev: *mut bindings::auxiliary_device,
+    /// The VideoCore of the auxiliary device.
+    state: vchiq::State,
     /// Report of the last run.
     #[pin]
     result: Mutex<KVec<u8>>,
 }
 
-// SAFETY: `adev` is only passed to vchiq-core's exported functions, which may be called from
-// any thread.
-unsafe impl Send for Ktest {}
-// SAFETY: as above.
-unsafe impl Sync for Ktest {}
-
 impl Ktest {
     /// A session on the VideoCore.
     pub(crate) fn instance(&self) -> Result<vchiq::Instance> {
-        // SAFETY: the device is bound while the debugfs files exist; the instance is dropped
-        // before the write that created it returns.
-        unsafe { vchiq::Instance::new(self.adev) }
+        vchiq::Instance::new(&self.state)
     }
 }
 
@@ -100,15 +92,11 @@ impl auxiliary::Driver for KtestDriver {
         adev: &'bound auxiliary::Device<Core<'_>>,
         _info: &'bound Self::IdInfo,
     ) -> impl PinInit<KtestData, Error> + 'bound {
-        // CAST: `auxiliary::Device` is `#[repr(transparent)]` over
-        // `Opaque<bindings::auxiliary_device>`; its raw accessor is crate-private.
-        let raw = core::ptr::from_ref(adev)
-            .cast::<bindings::auxiliary_device>()
-            .cast_mut();
+        let state = vchiq::State::of(adev)?;
         let k = Arc::pin_init(
             pin_init!(Ktest {
-                adev: raw,
-                result <- new_mutex!(KVec::new()),
+                state,
+                result <- new_mutex!(KVec::new(), "Ktest::result"),
             }),
             GFP_KERNEL,
         )?;

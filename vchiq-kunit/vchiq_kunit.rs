@@ -12,7 +12,7 @@ use kernel::prelude::*;
 #[path = "../vchiq-core/engine.rs"]
 mod engine;
 // Only part of the driver's accessor serves the tests.
-#[allow(dead_code)]
+#[expect(dead_code)]
 #[path = "../vchiq-core/shm.rs"]
 mod shm;
 #[path = "../vchiq-core/tables.rs"]

@@ -42,8 +42,8 @@ use kernel::{
     workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
 
-/// BELL0's bit that says the VideoCore rang the ARM (`VCHIQ_SIM_BELL0_RUNG`).
-const BELL0_RUNG: u32 = 0x4;
+// BELL0's bit that says the VideoCore rang the ARM (`sim.h`).
+use crate::ffi::VCHIQ_SIM_BELL0_RUNG as BELL0_RUNG;
 
 /// VCHIQ_INIT status: accepted.
 const STATUS_OK: u32 = 0;
@@ -381,3 +381,12 @@ unsafe extern "C" fn vchiq_sim_rs_detach(ctx: *mut c_void) {
     // SAFETY: the caller guarantees `ctx`.
     unsafe { &*ctx.cast::<Sim>() }.detach()
 }
+
+// The ops above have exactly the types `struct vchiq_sim_ops` gives them in `sim.h`
+// (generated): a changed op on either side fails the build.
+const _: crate::ffi::vchiq_sim_ops = crate::ffi::vchiq_sim_ops {
+    fw_vchiq_init: Some(vchiq_sim_rs_fw_vchiq_init),
+    ring_bell2: Some(vchiq_sim_rs_ring_bell2),
+    read_bell0: Some(vchiq_sim_rs_read_bell0),
+    vc_reset: Some(vchiq_sim_rs_vc_reset),
+};

@@ -19,6 +19,8 @@ use kernel::{prelude::*, sync::Arc};
 mod debugfs;
 #[path = "../vchiq-core/engine.rs"]
 mod engine;
+#[path = "../include/vchiq-rs/bindings.rs"]
+mod ffi;
 #[path = "../vchiq-core/fmt64.rs"]
 mod fmt64;
 mod fwknobs;
@@ -32,7 +34,7 @@ mod pagelist;
 mod selftest;
 mod services;
 // Only `RawShm` is used; the file also holds the core's KUnit-only buffer.
-#[allow(dead_code)]
+#[expect(dead_code)]
 #[path = "../vchiq-core/shm.rs"]
 mod shm;
 mod sim;

@@ -14,7 +14,7 @@ use crate::shm::RawShm;
 use core::cell::Cell;
 
 /// Offsets of slot zero and of the slots are in units of this.
-const SLOT_SIZE: u32 = 4096;
+use crate::engine::SLOT_SIZE;
 
 /// What to do to the next header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,11 +4,16 @@
  *
  * It keeps the names, types and semantics of the mainline C API
  * (include/linux/raspberrypi/vchiq.h) so that existing C clients build against it
- * unchanged; the differences are listed in Documentation/architecture.md ("C ABI"). Rust
- * clients use the typed wrapper in include/vchiq-rs/client.rs instead.
+ * unchanged; the differences are listed in Documentation/architecture.md ("C ABI").
+ *
+ * This header is the only definition of the boundary: the Rust side (vchiq-core's exported
+ * functions and the typed client API include/vchiq-rs/client.rs, which every Rust client
+ * uses) is generated from it by bindgen at build time (include/vchiq-rs/bindings.mk), and
+ * vchiq-core's build fails if a definition does not match its prototype here.
  *
  * A client finds its `struct vchiq_state` through the auxiliary device vchiq-core created
- * for it: vchiq_rs_aux_state(adev).
+ * for it: vchiq_rs_aux_state(adev) while the device is bound, or a counted reference with
+ * vchiq_rs_state_get(adev) / vchiq_rs_state_put().
  */
 #ifndef VCHIQ_RS_VCHIQ_H
 #define VCHIQ_RS_VCHIQ_H
@@ -38,6 +43,16 @@ enum vchiq_bulk_mode {
 	VCHIQ_BULK_MODE_WAITING,	/* user space only */
 };
 
+/*
+ * What this implementation is (vchiq-rs's, not mainline's header; vchiq-core checks each
+ * against its engine at build time, /dev/vchiq reports them in GET_CONFIG).
+ */
+#define VCHIQ_RS_MAX_MSG_SIZE 4088u	/* a slot less its header */
+#define VCHIQ_RS_NUM_SERVICE_BULKS 4u	/* bulks in flight per service and direction */
+#define VCHIQ_RS_MAX_SERVICES 4096u	/* as mainline reports it */
+#define VCHIQ_RS_VERSION 8		/* protocol version */
+#define VCHIQ_RS_VERSION_MIN 3
+
 /* A received message, as it sits in the slot memory. */
 struct vchiq_header {
 	int msgid;
@@ -61,6 +76,9 @@ struct vchiq_service_params_kernel {
 };
 
 struct vchiq_state *vchiq_rs_aux_state(struct auxiliary_device *adev);
+/* A reference on the state of @adev that stays valid until vchiq_rs_state_put(). */
+struct vchiq_state *vchiq_rs_state_get(struct auxiliary_device *adev);
+void vchiq_rs_state_put(struct vchiq_state *state);
 
 int vchiq_initialise(struct vchiq_state *state, struct vchiq_instance **pinstance);
 int vchiq_shutdown(struct vchiq_instance *instance);
@@ -117,6 +135,13 @@ int vchiq_rs_set_quota(struct vchiq_instance *instance, unsigned int service, u1
  * short (the message stays held), or -EINVAL if it is not held (released, service closed).
  */
 int vchiq_rs_take_message(struct vchiq_instance *instance, unsigned int service,
+			  struct vchiq_header *header, void *buf, unsigned int len);
+/*
+ * Copies a message delivered to @service into @buf (header with the size the core
+ * validated, then payload) and keeps it held. Returns the payload size, -EMSGSIZE if @len is
+ * too short, or -EINVAL if it is not held.
+ */
+int vchiq_rs_read_message(struct vchiq_instance *instance, unsigned int service,
 			  struct vchiq_header *header, void *buf, unsigned int len);
 /* The client id of a service (>= 0), or a negative errno. */
 int vchiq_rs_client_id(struct vchiq_instance *instance, unsigned int service);

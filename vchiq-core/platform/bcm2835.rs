@@ -16,7 +16,9 @@ use kernel::prelude::*;
 pub(crate) const REGS_SIZE: usize = 0xc;
 const BELL0: usize = 0x00;
 const BELL2: usize = 0x08;
-const BELL0_RUNG: u32 = 0x4;
+// BELL0's ARM_DS_ACTIVE bit (the VideoCore rang the ARM). The simulator models the same
+// register, so its boundary header holds the one definition.
+use crate::ffi::VCHIQ_SIM_BELL0_RUNG as BELL0_RUNG;
 
 /// Match data of the device tree compatibles.
 pub(crate) struct Info {

@@ -5,52 +5,36 @@
 //! registers and the firmware call, and a simulated interrupt as IRQ resource 0.
 
 use super::Platform;
+use crate::ffi::{
+    vchiq_sim_ops, vchiq_sim_platform_data, VCHIQ_SIM_BELL0_RUNG, VCHIQ_SIM_DEVICE_NAME,
+};
 use core::ffi::c_void;
 use kernel::prelude::*;
 
-/// `struct vchiq_sim_ops` (`include/vchiq-rs/sim.h`).
-#[repr(C)]
-struct SimOps {
-    fw_vchiq_init: Option<unsafe extern "C" fn(*mut c_void, u32, *mut u32) -> i32>,
-    ring_bell2: Option<unsafe extern "C" fn(*mut c_void)>,
-    read_bell0: Option<unsafe extern "C" fn(*mut c_void) -> u32>,
-    vc_reset: Option<unsafe extern "C" fn(*mut c_void) -> i32>,
-}
-
-/// `struct vchiq_sim_platform_data`.
-#[repr(C)]
-struct SimPlatformData {
-    ops: *const SimOps,
-    ctx: *mut c_void,
-    cache_line_size: u32,
-}
-
-/// `VCHIQ_SIM_BELL0_RUNG`.
-const BELL0_RUNG: u32 = 0x4;
-
 /// The platform device's name (`VCHIQ_SIM_DEVICE_NAME`), which the driver binds by.
-pub(crate) const DEVICE_NAME: &CStr = c"vchiq-sim";
+pub(crate) const DEVICE_NAME: &CStr = match CStr::from_bytes_with_nul(VCHIQ_SIM_DEVICE_NAME) {
+    Ok(s) => s,
+    Err(_) => panic!("VCHIQ_SIM_DEVICE_NAME is a C string"),
+};
 
-/// The simulator's ops, copied out of its platform data at probe.
+/// The simulator's ops (`struct vchiq_sim_ops`, generated from `sim.h`), copied out of its
+/// platform data at probe.
 ///
 /// # Invariants
 ///
-/// The function pointers and `ctx` stay valid while the core is bound to the simulator's
-/// device: the simulator unregisters the device, which unbinds the core, before freeing them
-/// (the contract in `sim.h`). The core stops calling them before its unbind returns.
+/// `fw_vchiq_init`, `ring_bell2` and `read_bell0` are `Some`. The function pointers and `ctx`
+/// stay valid while the core is bound to the simulator's device: the simulator unregisters
+/// the device, which unbinds the core, before freeing them (the contract in `sim.h`). The
+/// core stops calling them before its unbind returns.
 pub(crate) struct Sim {
-    fw_vchiq_init: unsafe extern "C" fn(*mut c_void, u32, *mut u32) -> i32,
-    ring_bell2: unsafe extern "C" fn(*mut c_void),
-    read_bell0: unsafe extern "C" fn(*mut c_void) -> u32,
-    /// Optional: a simulator without it behaves like real firmware.
-    vc_reset: Option<unsafe extern "C" fn(*mut c_void) -> i32>,
+    ops: vchiq_sim_ops,
     ctx: *mut c_void,
     cache_line_size: u32,
 }
 
 // SAFETY: the simulator's ops may be called from any context (contract in `sim.h`).
 unsafe impl Send for Sim {}
-// SAFETY: as above.
+// SAFETY: `&Sim` only calls the ops, which may be called from any context (`sim.h`).
 unsafe impl Sync for Sim {}
 
 impl Sim {
@@ -64,19 +48,21 @@ impl Sim {
         if pdata.is_null() {
             return Err(EINVAL);
         }
-        // SAFETY: valid platform data (caller).
-        let pd = unsafe { &*pdata.cast::<SimPlatformData>() };
+        // SAFETY: valid platform data (caller); the simulator does not change it while bound.
+        let pd = unsafe { &*pdata.cast::<vchiq_sim_platform_data>() };
         if pd.ops.is_null() || !matches!(pd.cache_line_size, 32 | 64) {
             return Err(EINVAL);
         }
-        // SAFETY: `ops` is valid while bound (caller).
-        let ops = unsafe { &*pd.ops };
-        // INVARIANT: the pointers come from the bound device's platform data.
+        // SAFETY: `ops` is non-null and valid while bound (caller); copied, not kept.
+        let ops = unsafe { *pd.ops };
+        if ops.fw_vchiq_init.is_none() || ops.ring_bell2.is_none() || ops.read_bell0.is_none() {
+            return Err(EINVAL);
+        }
+        // INVARIANT: the pointers come from the bound device's platform data; the three
+        // mandatory ops were checked. `vc_reset` is optional: without it the simulator
+        // behaves like real firmware.
         Ok(Self {
-            fw_vchiq_init: ops.fw_vchiq_init.ok_or(EINVAL)?,
-            ring_bell2: ops.ring_bell2.ok_or(EINVAL)?,
-            read_bell0: ops.read_bell0.ok_or(EINVAL)?,
-            vc_reset: ops.vc_reset,
+            ops,
             ctx: pd.ctx,
             cache_line_size: pd.cache_line_size,
         })
@@ -89,19 +75,24 @@ impl Platform for Sim {
     }
 
     fn ring_vc(&self) {
-        // SAFETY: valid while bound (type invariant); callable from any context.
-        unsafe { (self.ring_bell2)(self.ctx) }
+        if let Some(ring) = self.ops.ring_bell2 {
+            // SAFETY: valid while bound (type invariant); callable from any context.
+            unsafe { ring(self.ctx) }
+        }
     }
 
     fn doorbell_rung(&self) -> bool {
-        // SAFETY: as above.
-        unsafe { (self.read_bell0)(self.ctx) & BELL0_RUNG != 0 }
+        self.ops.read_bell0.is_some_and(|read| {
+            // SAFETY: valid while bound (type invariant); callable from any context.
+            unsafe { read(self.ctx) & VCHIQ_SIM_BELL0_RUNG != 0 }
+        })
     }
 
     fn vchiq_init(&self, slot_zero: u32) -> Result {
+        let init = self.ops.fw_vchiq_init.ok_or(ENODEV)?;
         let mut status = 0u32;
-        // SAFETY: as above; `status` is valid for the call.
-        let ret = unsafe { (self.fw_vchiq_init)(self.ctx, slot_zero, &mut status) };
+        // SAFETY: valid while bound (type invariant); `status` is valid for the call.
+        let ret = unsafe { init(self.ctx, slot_zero, &mut status) };
         kernel::error::to_result(ret)?;
         if status != 0 {
             pr_err!("vchiq-sim: the VideoCore refused the slot memory (status {status})\n");
@@ -115,7 +106,10 @@ impl Platform for Sim {
     }
 
     fn release_memory(&self) -> bool {
-        // SAFETY: as above; process context.
-        self.vc_reset.is_some_and(|f| unsafe { f(self.ctx) } == 0)
+        self.ops.vc_reset.is_some_and(|reset| {
+            // SAFETY: valid while bound (type invariant); process context, as `vc_reset`
+            // needs.
+            unsafe { reset(self.ctx) == 0 }
+        })
     }
 }
