@@ -78,7 +78,7 @@ struct auxiliary_device *vchiq_sys_aux_add(struct device *parent, const char *mo
 	struct auxiliary_device *adev;
 	int ret;
 
-	adev = kzalloc(sizeof(*adev), GFP_KERNEL);
+	adev = kzalloc_obj(*adev, GFP_KERNEL);
 	if (!adev)
 		return ERR_PTR(-ENOMEM);
 	adev->name = name;
@@ -125,7 +125,7 @@ struct sg_table *vchiq_sys_map_pages(struct device *dev, struct page **pages, u3
 	struct sg_table *sgt;
 	int ret;
 
-	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	sgt = kzalloc_obj(*sgt, GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
 	ret = sg_alloc_table_from_pages(sgt, pages, n, offset, len, GFP_KERNEL);

@@ -78,7 +78,7 @@ int vchiq_sim_hw_create(struct vchiq_sim_hw **out)
 	struct vchiq_sim_hw *hw;
 	int ret;
 
-	hw = kzalloc(sizeof(*hw), GFP_KERNEL);
+	hw = kzalloc_obj(*hw, GFP_KERNEL);
 	if (!hw)
 		return -ENOMEM;
 

@@ -42,8 +42,8 @@ t_run "load vchiq-dev" modprobe vchiq_dev
 t_run "$DEV appears" wait_dev
 
 # The functional test: each iteration runs one slice of the fun2 alignment sweep (1/40 in
-# check: the kernel-side sweep is complete in plan core; soak's 20 iterations of 1/20 cover it
-# all through user pages).
+# check: plan core crosses every alignment with every size class through kernel buffers;
+# soak's 20 iterations of 1/20 cover the whole sweep through user pages).
 n=$(sized 3 20)
 slice=$(sized 40 20)
 tools "-f $n --fun2-slice $slice" -f "$n" --fun2-slice "$slice"

@@ -23,6 +23,7 @@ static struct kunit_suite selftest_suite = {
 	.name = "vchiq_runner_selftest",
 	.test_cases = selftest_cases,
 };
+
 kunit_test_suite(selftest_suite);
 
 MODULE_DESCRIPTION("VM runner self-test: a failing KUnit case");

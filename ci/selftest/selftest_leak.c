@@ -3,8 +3,8 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 
-/* volatile: the compiler may not elide the allocations. */
-static void *volatile selftest_leak_ptr;
+/* Written with WRITE_ONCE: the compiler may not elide the allocations. */
+static void *selftest_leak_ptr;
 
 /*
  * Leak 64 objects: a stale copy of a pointer (a cached kernel stack, a register) can hide one
@@ -15,12 +15,12 @@ static int __init selftest_leak_init(void)
 	int i;
 
 	for (i = 0; i < 64; i++) {
-		selftest_leak_ptr = kmalloc(256 + 8 * i, GFP_KERNEL);
-		if (!selftest_leak_ptr)
+		WRITE_ONCE(selftest_leak_ptr, kmalloc(256 + 8 * i, GFP_KERNEL));
+		if (!READ_ONCE(selftest_leak_ptr))
 			return -ENOMEM;
 	}
 	/* Lose the last reference. */
-	selftest_leak_ptr = NULL;
+	WRITE_ONCE(selftest_leak_ptr, NULL);
 	return 0;
 }
 module_init(selftest_leak_init);

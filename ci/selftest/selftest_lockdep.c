@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Takes two mutexes in both orders (one after the other, so nothing deadlocks): lockdep must
- * report a possible circular dependency, and the runner must go red. */
+/*
+ * Takes two mutexes in both orders (one after the other, so nothing deadlocks): lockdep must
+ * report a possible circular dependency, and the runner must go red.
+ */
 #include <linux/module.h>
 #include <linux/mutex.h>
 

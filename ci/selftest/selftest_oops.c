@@ -2,11 +2,12 @@
 /* Dereferences NULL at load: an oops (and, with PANIC_ON_OOPS, a panic) must turn the run red. */
 #include <linux/module.h>
 
-static int *volatile selftest_null;
+/* Read with READ_ONCE: the compiler may not prove it NULL and drop the access. */
+static int *selftest_null;
 
 static int __init selftest_oops_init(void)
 {
-	return *selftest_null;
+	return *READ_ONCE(selftest_null);
 }
 module_init(selftest_oops_init);
 

@@ -86,8 +86,10 @@ int vchiq_connect(struct vchiq_instance *instance);
 int vchiq_open_service(struct vchiq_instance *instance,
 		       const struct vchiq_service_params_kernel *params, unsigned int *pservice);
 int vchiq_close_service(struct vchiq_instance *instance, unsigned int service);
-/* A server service the VideoCore may open (SERVICE_OPENED, then SERVICE_CLOSED and listening
- * again); mainline keeps these two internal. */
+/*
+ * A server service the VideoCore may open (SERVICE_OPENED, then SERVICE_CLOSED and listening
+ * again); mainline keeps these two internal.
+ */
 int vchiq_add_service(struct vchiq_instance *instance,
 		      const struct vchiq_service_params_kernel *params, unsigned int *pservice);
 int vchiq_remove_service(struct vchiq_instance *instance, unsigned int service);
