@@ -41,8 +41,8 @@ mod tests {
         // 0x2100 bytes from 0xf00 into page 0x10, then pages 0x11 (contiguous) and 0x40.
         let segments = [(0x1_0f00u64, 0x1100u32), (0x4_0000, 0x1000)];
         let mut runs = KVec::<u32>::new();
-        let offset = encode_runs(segments, |w| runs.push(w, GFP_KERNEL).is_ok())
-            .map_err(|_| EINVAL)?;
+        let offset =
+            encode_runs(segments, |w| runs.push(w, GFP_KERNEL).is_ok()).map_err(|_| EINVAL)?;
         assert_eq!(offset, 0xf00);
         assert!(runs[..] == [0x1_0001, 0x4_0000]);
         let h = Header {
@@ -65,8 +65,14 @@ mod tests {
             i += 1;
         }
         assert_eq!(chunks.len(), 2);
-        assert_eq!((chunks[0].bus, chunks[0].at, chunks[0].len), (0x1_0f00, 0, 2 * PAGE - 0xf00));
-        assert_eq!((chunks[1].bus, chunks[1].at, chunks[1].len), (0x4_0000, 0x1100, 0x1000));
+        assert_eq!(
+            (chunks[0].bus, chunks[0].at, chunks[0].len),
+            (0x1_0f00, 0, 2 * PAGE - 0xf00)
+        );
+        assert_eq!(
+            (chunks[1].bus, chunks[1].at, chunks[1].len),
+            (0x4_0000, 0x1100, 0x1000)
+        );
         // A second entry that is not needed is never asked for.
         assert!(walk.feed(0).is_err());
         Ok(())

@@ -13,12 +13,12 @@ use kernel::prelude::*;
 #[kunit_tests(vchiq_sim)]
 mod tests {
     use crate::engine::BulkDir;
+    use crate::engine::CacheLine;
     use crate::engine::{
         to_kernel_err as to_err, Engine, Error, Handle, Output, ServiceParams, Tables, Wait,
     };
     use crate::host::{Host, VpuEngine};
     use crate::knobs::Counters;
-    use crate::engine::CacheLine;
     use crate::pagelist::{transfer, Fragments};
     use crate::shm::{RawShm, VmallocShm};
     use crate::sys::Dev;

@@ -4,9 +4,9 @@
 //! VPU ("master") role, its services, and one activation of its work item.
 
 use crate::engine::{
-    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, SharedMem, Stall, Wait, MAGIC,
-    MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC, SZ_MASTER,
-    SZ_PLATFORM_DATA, SZ_SLAVE,
+    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, SharedMem, Stall, Wait,
+    MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
+    SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
 };
 use crate::host::{BulkJob, Host, VpuEngine};
 use crate::knobs::{bump, log_nth, Counters, Knobs};
