@@ -65,7 +65,7 @@ struct VchiqSim {
 impl kernel::Module for VchiqSim {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let cls = *module_parameters::cache_line_size.value_ref();
-        if cls != 32 && cls != 64 {
+        if engine::CacheLine::new(cls).is_none() {
             pr_err!("cache_line_size must be 32 or 64, not {}\n", cls);
             return Err(EINVAL);
         }
