@@ -77,6 +77,43 @@ fn page_count(offset: usize, len: u32) -> Result<usize> {
     Ok(span.div_ceil(PL_PAGE))
 }
 
+/// The run entries of a mapped buffer, and the bus offset of its first byte in its page
+/// (where the first run's data starts).
+fn runs_of(dma: &DmaPages) -> Result<(KVec<u32>, u32)> {
+    let segments = dma.segment_list()?;
+    if segments.is_empty() {
+        return Err(EINVAL);
+    }
+    let mut runs = KVec::new();
+    let bus_offset = encode_runs(segments.iter().copied(), |w| {
+        runs.push(w, GFP_KERNEL).is_ok()
+    })
+    .map_err(|e| {
+        if e == PagelistError::Unaligned {
+            // A mapping that breaks the format (a bounce buffer not keeping the page offset)
+            // cannot be described; sending it anyway would make the VideoCore write where it
+            // should not.
+            kernel::pr_warn_once!(
+                "vchiq: a bulk's DMA mapping is not page-aligned inside; transfer refused\n"
+            );
+        }
+        pagelist_err(e)
+    })?;
+    Ok((runs, bus_offset))
+}
+
+/// Allocates the coherent pagelist of `header` and `runs` and writes it.
+fn write_pagelist(dev: &Device, header: &Header, runs: &[u32]) -> Result<CoherentBuf> {
+    let words = header.words().map_err(pagelist_err)?;
+    let first_run = PAGELIST_HEADER_SIZE as usize / 4;
+    let size = u32::try_from((first_run + runs.len()) * 4).map_err(|_| EINVAL)?;
+    let mut pagelist = CoherentBuf::new(dev, size)?;
+    for (i, &w) in words.iter().chain(runs.iter()).enumerate() {
+        pagelist.put_u32(i, w)?;
+    }
+    Ok(pagelist)
+}
+
 /// A mapped buffer and its pagelist.
 pub(crate) struct Transfer {
     pagelist: CoherentBuf,
@@ -131,46 +168,19 @@ impl Transfer {
         len: u32,
         dir: BulkDir,
     ) -> Result<Self> {
-        let dma = if pages.is_empty() {
-            None
+        let (dma, runs, bus_offset) = if pages.is_empty() {
+            (None, KVec::new(), offset)
         } else {
-            Some(pages.map(dev, offset, len, dir == BulkDir::Transmit)?)
+            let dma = pages.map(dev, offset, len, dir == BulkDir::Transmit)?;
+            let (runs, bus_offset) = runs_of(&dma)?;
+            (Some(dma), runs, bus_offset)
         };
-        let segments = match &dma {
-            Some(d) => d.segment_list()?,
-            None => KVec::new(),
-        };
-        let mut runs = KVec::<u32>::new();
-        let pl_offset = encode_runs(segments.iter().copied(), |w| {
-            runs.push(w, GFP_KERNEL).is_ok()
-        })
-        .map_err(|e| {
-            if e == PagelistError::Unaligned {
-                // A mapping that breaks the format (a bounce buffer not keeping the page
-                // offset) cannot be described; sending it anyway would make the VideoCore
-                // write where it should not.
-                kernel::pr_warn_once!(
-                    "vchiq: a bulk's DMA mapping is not page-aligned inside; transfer refused\n"
-                );
-            }
-            pagelist_err(e)
-        })?;
-        if dma.is_some() && segments.is_empty() {
-            return Err(EINVAL);
-        }
         let header = Header {
             length: len,
             kind: Kind::of(dir),
-            // The bus offset of the first byte: where the first run's data starts.
-            offset: if dma.is_some() { pl_offset } else { offset },
+            offset: bus_offset,
         };
-        let header_words = header.words().map_err(pagelist_err)?;
-        let first_run = PAGELIST_HEADER_SIZE as usize / 4;
-        let size = u32::try_from((first_run + runs.len()) * 4).map_err(|_| EINVAL)?;
-        let mut pagelist = CoherentBuf::new(dev, size)?;
-        for (i, &w) in header_words.iter().chain(runs.iter()).enumerate() {
-            pagelist.put_u32(i, w)?;
-        }
+        let pagelist = write_pagelist(dev, &header, &runs)?;
         Ok(Self {
             pagelist,
             dma,
