@@ -32,7 +32,7 @@ const _: () = assert!(
 );
 
 /// Number of fragments in the pool (`platform_data[1]`).
-pub(crate) use FRAGMENTS;
+pub(crate) use crate::engine::FRAGMENTS;
 // The free fragments are a bit mask.
 const _: () = assert!(FRAGMENTS <= u64::BITS);
 
@@ -108,7 +108,7 @@ fn write_pagelist(dev: &Device, header: &Header, runs: &[u32]) -> Result<Coheren
     let first_run = PAGELIST_HEADER_SIZE as usize / 4;
     let size = u32::try_from((first_run + runs.len()) * 4).map_err(|_| EINVAL)?;
     let mut pagelist = CoherentBuf::new(dev, size)?;
-    for (i, &w) in words.iter().chain(runs.iter()).enumerate() {
+    for (i, &w) in Iterator::chain(words.iter(), runs.iter()).enumerate() {
         pagelist.put_u32(i, w)?;
     }
     Ok(pagelist)
