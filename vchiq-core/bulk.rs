@@ -12,32 +12,36 @@
 //! a field the protocol's abort path overwrites, so aborted transfers free their pagelist,
 //! mapping and pages like completed ones (mainline leaks them).
 
-use crate::engine::BulkDir;
+use crate::engine::{
+    encode_runs, needs_fragment, pagelist_err, BulkDir, CacheLine, Header, Kind, PagelistError,
+    Split, PAGELIST_HEADER_SIZE, PAGELIST_PAGE_SIZE,
+};
 use crate::ffi;
 use crate::services::Client;
 use crate::shm::RawShm;
-use crate::sys::{self, CoherentBuf, DmaPages, PinnedPages};
+use crate::sys::{BulkPages, CoherentBuf, DmaPages};
 use core::ffi::c_void;
-use core::ptr::NonNull;
-use kernel::bindings;
 use kernel::device::Device;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
-/// The pagelist's page size: the firmware's, which the run encoding assumes is the kernel's.
-const PL_PAGE: usize = 4096;
+/// The pagelist's page size, as the kernel's page arithmetic uses it.
+const PL_PAGE: usize = PAGELIST_PAGE_SIZE as usize;
 const _: () = assert!(
     PAGE_SIZE == PL_PAGE,
     "the pagelist format needs 4 KiB pages"
 );
 
-/// Pagelist types (`pagelist.type`).
-const PAGELIST_WRITE: u32 = 0;
-const PAGELIST_READ: u32 = 1;
-const PAGELIST_READ_WITH_FRAGMENTS: u32 = 2;
-
 /// Number of fragments in the pool (`platform_data[1]`).
-pub(crate) const FRAGMENTS: u32 = 64;
+pub(crate) use crate::engine::FRAGMENTS;
+// The free fragments are a bit mask.
+const _: () = assert!(FRAGMENTS <= u64::BITS);
+
+/// The cache line of the platform's `cache_line_size()`: the platforms only give 32 or 64
+/// (checked when they probe); anything else is treated as the larger line.
+fn cache_line(cls: u32) -> CacheLine {
+    CacheLine::new(cls).unwrap_or(CacheLine::B64)
+}
 
 /// The largest transfer the ARM accepts (keeps page counts and the encoding in range).
 pub(crate) const MAX_BULK: u32 = 64 << 20;
@@ -65,30 +69,67 @@ impl Mode {
     }
 }
 
+/// The pages spanned by `len` bytes starting `offset` bytes into a page.
+fn page_count(offset: usize, len: u32) -> Result<usize> {
+    if len == 0 {
+        return Ok(0);
+    }
+    let span = offset.checked_add(len as usize).ok_or(EINVAL)?;
+    Ok(span.div_ceil(PL_PAGE))
+}
+
+/// The run entries of a mapped buffer, and the bus offset of its first byte in its page
+/// (where the first run's data starts).
+fn runs_of(dma: &DmaPages) -> Result<(KVec<u32>, u32)> {
+    let segments = dma.segment_list()?;
+    if segments.is_empty() {
+        return Err(EINVAL);
+    }
+    let mut runs = KVec::new();
+    let bus_offset = encode_runs(segments.iter().copied(), |w| {
+        runs.push(w, GFP_KERNEL).is_ok()
+    })
+    .map_err(|e| {
+        if e == PagelistError::Unaligned {
+            // A mapping that breaks the format (a bounce buffer not keeping the page offset)
+            // cannot be described; sending it anyway would make the VideoCore write where it
+            // should not.
+            kernel::pr_warn_once!(
+                "vchiq: a bulk's DMA mapping is not page-aligned inside; transfer refused\n"
+            );
+        }
+        pagelist_err(e)
+    })?;
+    Ok((runs, bus_offset))
+}
+
+/// Allocates the coherent pagelist of `header` and `runs` and writes it.
+fn write_pagelist(dev: &Device, header: &Header, runs: &[u32]) -> Result<CoherentBuf> {
+    let words = header.words().map_err(pagelist_err)?;
+    let first_run = PAGELIST_HEADER_SIZE as usize / 4;
+    let size = u32::try_from((first_run + runs.len()) * 4).map_err(|_| EINVAL)?;
+    let mut pagelist = CoherentBuf::new(dev, size)?;
+    for (i, &w) in Iterator::chain(words.iter(), runs.iter()).enumerate() {
+        pagelist.put_u32(i, w)?;
+    }
+    Ok(pagelist)
+}
+
 /// A mapped buffer and its pagelist.
 pub(crate) struct Transfer {
     pagelist: CoherentBuf,
     /// Kept alive until completion: unmapping hands the pages back to the CPU. Declared
-    /// before `_pinned`, so that it drops (unmaps) before the pages are unpinned.
+    /// before `pages`, so that it drops (unmaps) before user pages are unpinned.
     dma: Option<DmaPages>,
-    /// User pages pinned for the transfer (none for kernel buffers).
-    _pinned: Option<PinnedPages>,
-    pages: KVec<NonNull<bindings::page>>,
+    /// The buffer's pages (pinned for user buffers).
+    pages: BulkPages,
     /// Offset of the first byte in the first page (CPU side).
     offset: u32,
-    /// Offset of the first byte in the first run (bus side, the pagelist's `offset`). It
-    /// differs from `offset` when the DMA API bounces the buffer (swiotlb gives the bounce
-    /// buffer its own alignment); the VideoCore and the fragment split use this one.
-    pl_offset: u32,
-    len: u32,
-    dir: BulkDir,
-    fragment: Option<u32>,
+    /// The pagelist header. Its `offset` (bus side) differs from `offset` when the DMA API
+    /// bounces the buffer (swiotlb gives the bounce buffer its own alignment); the VideoCore
+    /// and the fragment split use this one.
+    header: Header,
 }
-
-// SAFETY: the page pointers refer to pages the transfer keeps (kernel buffers owned by the
-// caller until completion, or user pages it pinned); they are only used to copy fragments,
-// from any thread.
-unsafe impl Send for Transfer {}
 
 impl Transfer {
     /// Maps `len` bytes of kernel memory at `buf` (linear map or vmalloc) and writes the
@@ -99,18 +140,8 @@ impl Transfer {
         }
         let addr = buf as usize;
         let offset = addr % PL_PAGE;
-        let span = offset.checked_add(len as usize).ok_or(EINVAL)?;
-        let npages = if len == 0 { 0 } else { span.div_ceil(PL_PAGE) };
-        let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
-        let mut raw = KVec::with_capacity(npages, GFP_KERNEL)?;
-        let first = addr - offset;
-        for i in 0..npages {
-            let va = first.checked_add(i * PL_PAGE).ok_or(EINVAL)?;
-            let page = sys::buf_page(va as *const u8).ok_or(EFAULT)?;
-            pages.push(page, GFP_KERNEL)?;
-            raw.push(page.as_ptr(), GFP_KERNEL)?;
-        }
-        Self::with_pages(dev, pages, raw, None, offset as u32, len, dir)
+        let pages = BulkPages::kernel(addr - offset, page_count(offset, len)?)?;
+        Self::with_pages(dev, pages, offset as u32, len, dir)
     }
 
     /// Pins and maps `len` bytes of the current process's memory at user address `uaddr`
@@ -124,122 +155,45 @@ impl Transfer {
             return Err(EFAULT);
         }
         let offset = uaddr % PL_PAGE;
-        let span = offset.checked_add(len as usize).ok_or(EFAULT)?;
         uaddr.checked_add(len as usize).ok_or(EFAULT)?;
-        let npages = if len == 0 { 0 } else { span.div_ceil(PL_PAGE) };
-        let pinned = PinnedPages::pin(uaddr - offset, npages, dir == BulkDir::Receive)?;
-        let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
-        let mut raw = KVec::with_capacity(npages, GFP_KERNEL)?;
-        for &p in pinned.pages() {
-            pages.push(NonNull::new(p).ok_or(EFAULT)?, GFP_KERNEL)?;
-            raw.push(p, GFP_KERNEL)?;
-        }
-        Self::with_pages(dev, pages, raw, Some(pinned), offset as u32, len, dir)
+        let npages = page_count(offset, len).map_err(|_| EFAULT)?;
+        let pages = BulkPages::pin_user(uaddr - offset, npages, dir == BulkDir::Receive)?;
+        Self::with_pages(dev, pages, offset as u32, len, dir)
     }
 
-    /// Maps `pages` (`raw`: the same, as the DMA API wants them) for the transfer and writes
-    /// the pagelist.
+    /// Maps `pages` for the transfer and writes the pagelist.
     fn with_pages(
         dev: &Device,
-        pages: KVec<NonNull<bindings::page>>,
-        mut raw: KVec<*mut bindings::page>,
-        pinned: Option<PinnedPages>,
+        mut pages: BulkPages,
         offset: u32,
         len: u32,
         dir: BulkDir,
     ) -> Result<Self> {
-        let dma = if raw.is_empty() {
-            None
+        let (dma, runs, bus_offset) = if pages.is_empty() {
+            (None, KVec::new(), offset)
         } else {
-            Some(DmaPages::map(
-                dev,
-                &mut raw,
-                offset,
-                len,
-                dir == BulkDir::Transmit,
-            )?)
+            let dma = pages.map(dev, offset, len, dir == BulkDir::Transmit)?;
+            let (runs, bus_offset) = runs_of(&dma)?;
+            (Some(dma), runs, bus_offset)
         };
-        // Runs: every mapped segment, merged with the previous run when contiguous.
-        let mut runs: KVec<(u64, u32)> = KVec::new();
-        let segments = match &dma {
-            Some(d) => d.segment_list()?,
-            None => KVec::new(),
+        let header = Header {
+            length: len,
+            kind: Kind::of(dir),
+            offset: bus_offset,
         };
-        // The format describes the pages from the first byte on: every segment but the first
-        // must start a page, and every one but the last must end one. A mapping that breaks
-        // this (a bounce buffer not keeping the page offset) cannot be described; sending it
-        // anyway would make the VideoCore write where it should not.
-        let last = segments.len().saturating_sub(1);
-        for (i, &(addr, seg_len)) in segments.iter().enumerate() {
-            let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;
-            let page_mask = PL_PAGE as u64 - 1;
-            if (i > 0 && addr & page_mask != 0) || (i < last && end & page_mask != 0) {
-                kernel::pr_warn_once!(
-                    "vchiq: a bulk's DMA mapping is not page-aligned inside; transfer refused\n"
-                );
-                return Err(EIO);
-            }
-        }
-        for &(addr, seg_len) in segments.iter() {
-            let start = addr & !(PL_PAGE as u64 - 1);
-            let end = addr.checked_add(u64::from(seg_len)).ok_or(EINVAL)?;
-            // 32-bit arithmetic: a segment spans far less than 4 GiB.
-            let mut npages = u32::try_from(end - start)
-                .map_err(|_| EINVAL)?
-                .div_ceil(PL_PAGE as u32);
-            let mut start = start;
-            if let Some(last) = runs.last_mut() {
-                let last_end = last.0 + u64::from(last.1) * PL_PAGE as u64;
-                if last_end == start {
-                    // The count field holds at most 4096 pages.
-                    let add = core::cmp::min(npages, 4096 - last.1);
-                    last.1 += add;
-                    npages -= add;
-                    start += u64::from(add) * PL_PAGE as u64;
-                }
-            }
-            while npages > 0 {
-                let n = core::cmp::min(npages, 4096);
-                runs.push((start, n), GFP_KERNEL)?;
-                npages -= n;
-                start += u64::from(n) * PL_PAGE as u64;
-            }
-        }
-        // The bus offset of the first byte: where the first run's data starts.
-        let pl_offset = match (&dma, segments.first()) {
-            (Some(_), Some(first)) => (first.0 as u32) & (PL_PAGE as u32 - 1),
-            (Some(_), None) => return Err(EINVAL),
-            (None, _) => offset,
-        };
-        let words = 2 + runs.len();
-        let size = u32::try_from(words * 4).map_err(|_| EINVAL)?;
-        let mut pagelist = CoherentBuf::new(dev, size)?;
-        pagelist.put_u32(0, len)?;
-        let ty = match dir {
-            BulkDir::Transmit => PAGELIST_WRITE,
-            BulkDir::Receive => PAGELIST_READ,
-        };
-        pagelist.put_u32(1, ty | (pl_offset << 16))?;
-        for (i, (addr, n)) in runs.iter().enumerate() {
-            let addr = u32::try_from(*addr).map_err(|_| EINVAL)?;
-            pagelist.put_u32(2 + i, addr | (n - 1))?;
-        }
+        let pagelist = write_pagelist(dev, &header, &runs)?;
         Ok(Self {
             pagelist,
             dma,
-            _pinned: pinned,
             pages,
             offset,
-            pl_offset,
-            len,
-            dir,
-            fragment: None,
+            header,
         })
     }
 
     /// The number of bytes to move.
     pub(crate) fn len(&self) -> u32 {
-        self.len
+        self.header.length
     }
 
     /// The pagelist's bus address (32-bit by the DMA mask).
@@ -249,45 +203,45 @@ impl Transfer {
 
     /// Whether this receive needs a fragment for cache line size `cls`.
     pub(crate) fn needs_fragment(&self, cls: u32) -> bool {
-        self.dir == BulkDir::Receive
-            && self.len != 0
-            && (self.pl_offset % cls != 0 || (self.pl_offset + self.len) % cls != 0)
+        let h = &self.header;
+        needs_fragment(h.kind.arm_dir(), cache_line(cls), h.offset, h.length)
     }
 
     /// Assigns fragment `n`.
     pub(crate) fn set_fragment(&mut self, n: u32) -> Result {
-        self.fragment = Some(n);
-        self.pagelist.put_u32(
-            1,
-            (PAGELIST_READ_WITH_FRAGMENTS + n) | (self.pl_offset << 16),
-        )
+        let n = u16::try_from(n).map_err(|_| EINVAL)?;
+        let header = Header {
+            kind: Kind::ReadFragment(n),
+            ..self.header
+        };
+        let [_, w1] = header.words().map_err(pagelist_err)?;
+        self.pagelist.put_u32(1, w1)?;
+        self.header = header;
+        Ok(())
     }
 
     /// Finishes the transfer: unmaps, and for a completed receive with a fragment copies the
     /// partial head and tail lines into place. Returns the fragment to free.
     pub(crate) fn finish(mut self, actual: Option<u32>, frags: &RawShm, cls: u32) -> Option<u32> {
+        let cls = cache_line(cls);
         // Unmapping first: the CPU owns the pages again before it writes the fragments.
         drop(self.dma.take());
-        let (Some(n), Some(actual)) = (self.fragment, actual) else {
-            return self.fragment;
+        let n = u32::from(self.header.kind.fragment()?);
+        let Some(actual) = actual else {
+            return Some(n);
         };
-        let actual = core::cmp::min(actual, self.len);
-        let base = n * 2 * cls;
-        let head = (cls - self.pl_offset % cls) % cls;
-        let tail = (self.pl_offset + actual) % cls;
-        let mut line = [0u8; 64];
-        if head != 0 {
-            let k = core::cmp::min(head, actual);
-            if let Some(buf) = line.get_mut(..k as usize) {
-                if frags.read_bytes(base, buf) {
-                    self.copy_in(0, buf);
-                }
-            }
-        }
-        if actual > head && tail != 0 {
-            if let Some(buf) = line.get_mut(..tail as usize) {
-                if frags.read_bytes(base + cls, buf) {
-                    self.copy_in(actual - tail, buf);
+        let actual = core::cmp::min(actual, self.header.length);
+        let split = Split::new(cls, self.header.offset, actual);
+        let mut line = [0u8; CacheLine::B64.bytes() as usize];
+        let Some(base) = cls.fragment_offset(n, FRAGMENTS) else {
+            return Some(n);
+        };
+        let head = (0, base, split.head);
+        let tail = (split.tail_start(actual), base + cls.bytes(), split.tail);
+        for (at, from, count) in [head, tail] {
+            if let Some(buf) = line.get_mut(..count as usize) {
+                if !buf.is_empty() && frags.read_bytes(from, buf) {
+                    self.copy_in(at, buf);
                 }
             }
         }
@@ -299,15 +253,12 @@ impl Transfer {
         let mut pos = (self.offset + at) as usize;
         let mut src = src;
         while !src.is_empty() {
-            let Some(page) = self.pages.get(pos / PL_PAGE) else {
-                return;
-            };
             let in_page = pos % PL_PAGE;
             let n = core::cmp::min(src.len(), PL_PAGE - in_page);
             let (now, rest) = src.split_at(n);
-            // SAFETY: `page` is one of the transfer's pages, which the caller keeps until
-            // completion; `in_page + n <= PAGE_SIZE`.
-            unsafe { sys::copy_to_page(*page, in_page, now) };
+            if self.pages.write(pos / PL_PAGE, in_page, now).is_err() {
+                return;
+            }
             src = rest;
             pos += n;
         }

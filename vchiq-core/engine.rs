@@ -33,6 +33,8 @@ mod lifecycle;
 mod msg;
 #[path = "engine/src/output.rs"]
 mod output;
+#[path = "engine/src/pagelist.rs"]
+mod pagelist;
 #[path = "engine/src/quota.rs"]
 mod quota;
 #[path = "engine/src/recycle.rs"]
@@ -60,12 +62,22 @@ pub(crate) use layout::{
 };
 pub(crate) use msg::{MsgType, HEADER_SIZE, MAX_MSG_SIZE};
 pub(crate) use output::{MsgRef, OutQueue, Output, Stall, Stats, Wait};
+pub(crate) use pagelist::{
+    encode_runs, needs_fragment, CacheLine, Chunk, Header, Kind, PagelistError, RunWalker, Split,
+    FRAGMENTS, HEADER_SIZE as PAGELIST_HEADER_SIZE, PAGE_SIZE as PAGELIST_PAGE_SIZE,
+};
 pub(crate) use quota::Quota;
 pub(crate) use service::{Handle, ServerOptions, Service, ServiceParams, SrvState};
 pub(crate) use shm::{Barrier, SharedMem};
 
 /// Converts an engine error into the kernel error with the same errno.
 pub(crate) fn to_kernel_err(e: Error) -> kernel::error::Error {
+    // `to_errno` is already negative, as `from_errno` expects.
+    kernel::error::Error::from_errno(e.to_errno())
+}
+
+/// Converts a pagelist codec error into the kernel error with the same errno.
+pub(crate) fn pagelist_err(e: PagelistError) -> kernel::error::Error {
     // `to_errno` is already negative, as `from_errno` expects.
     kernel::error::Error::from_errno(e.to_errno())
 }

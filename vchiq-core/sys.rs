@@ -13,7 +13,6 @@ use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::device::{Device, DeviceContext};
 use kernel::page::BorrowedPage;
-use kernel::pr_warn_once;
 use kernel::prelude::*;
 use kernel::scatterlist::SGTable;
 use kernel::sync::Arc;
@@ -242,12 +241,6 @@ pub(crate) fn keep_page_offset<Ctx: DeviceContext>(dev: &Device<Ctx>) {
     unsafe { vchiq_sys_dma_keep_page_offset(raw_device(dev)) }
 }
 
-/// The page behind a kernel virtual address (linear map or vmalloc), if any.
-pub(crate) fn buf_page(addr: *const u8) -> Option<NonNull<bindings::page>> {
-    // SAFETY: the helper only inspects the address.
-    NonNull::new(unsafe { vchiq_sys_buf_page(addr.cast()) })
-}
-
 /// Pages mapped for DMA towards (`to_device`) or from the VideoCore.
 ///
 /// # Invariants
@@ -266,8 +259,9 @@ unsafe impl Send for DmaPages {}
 unsafe impl Sync for DmaPages {}
 
 impl DmaPages {
-    /// Maps `len` bytes starting `offset` bytes into `pages[0]`.
-    pub(crate) fn map(
+    /// Maps `len` bytes starting `offset` bytes into `pages[0]`; the pages must stay
+    /// allocated until the mapping is dropped.
+    fn map(
         dev: &Device,
         pages: &mut [*mut bindings::page],
         offset: u32,
@@ -275,7 +269,8 @@ impl DmaPages {
         to_device: bool,
     ) -> Result<Self> {
         let n = u32::try_from(pages.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `pages` holds `n` valid page pointers; `dev` is a valid device.
+        // SAFETY: `pages` holds `n` valid page pointers (the `BulkPages` invariant of the only
+        // caller); `dev` is a valid device.
         let sgt = unsafe {
             vchiq_sys_map_pages(
                 raw_device(dev),
@@ -325,47 +320,59 @@ impl Drop for DmaPages {
     }
 }
 
-/// Copies `src` into `page` at `offset` through a temporary kernel mapping (the kernel's
-/// `Page::write_raw`, which checks the range: outside the page it copies nothing).
-///
-/// # Safety
-///
-/// `page` must be a valid page the caller may write, and nothing else may access the range
-/// during the call.
-pub(crate) unsafe fn copy_to_page(page: NonNull<bindings::page>, offset: usize, src: &[u8]) {
-    // SAFETY: `page` is valid for the call (caller); the borrow ends with it.
-    let page = unsafe { BorrowedPage::from_raw(page) };
-    // SAFETY: `src` is valid for reading its length; nothing races with the write (caller).
-    let r = unsafe { page.write_raw(src.as_ptr(), offset, src.len()) };
-    if r.is_err() {
-        pr_warn_once!("vchiq: a fragment copy outside its page was skipped\n");
-    }
-}
-
-/// User pages pinned for a bulk transfer (`pin_user_pages_fast`), unpinned on drop.
+/// The pages of a bulk buffer: kernel memory the caller owns, or user pages pinned for the
+/// transfer (unpinned on drop). The rest of the crate sees them only through [`Self::map`]
+/// and [`Self::write`].
 ///
 /// # Invariants
 ///
-/// Every pointer in `pages` is a page pinned by this value, released only in `Drop`.
-pub(crate) struct PinnedPages {
+/// Every pointer in `pages` is a valid page. With `pinned`, this value holds one pin on each,
+/// released only in `Drop`; without, the pages belong to a kernel buffer that the creator
+/// keeps allocated for as long as this value lives.
+pub(crate) struct BulkPages {
     pages: KVec<*mut bindings::page>,
-    /// The device writes the pages (a receive): mark them dirty when unpinning.
-    dirty: bool,
+    /// `Some(dirty)`: the pages are pinned user pages; `dirty` marks them written by the
+    /// device (a receive) when unpinning.
+    pinned: Option<bool>,
 }
 
-// SAFETY: pinned pages may be unpinned from any thread.
-unsafe impl Send for PinnedPages {}
+// SAFETY: the pages may be used and unpinned from any thread.
+unsafe impl Send for BulkPages {}
 
-impl PinnedPages {
+impl BulkPages {
+    /// The `n` pages of kernel memory (linear map or vmalloc) from page-aligned address
+    /// `start`; `EFAULT` if an address has no page. The memory must stay allocated as long as
+    /// the value lives (the contract of the bulk API's kernel buffers).
+    pub(crate) fn kernel(start: usize, n: usize) -> Result<Self> {
+        let mut pages = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in 0..n {
+            let va = i
+                .checked_mul(kernel::page::PAGE_SIZE)
+                .and_then(|o| start.checked_add(o))
+                .ok_or(EFAULT)?;
+            // SAFETY: the helper only inspects the address (`virt_to_page`/`vmalloc_to_page`).
+            let page = unsafe { vchiq_sys_buf_page(va as *const c_void) };
+            if page.is_null() {
+                return Err(EFAULT);
+            }
+            pages.push(page, GFP_KERNEL)?;
+        }
+        // INVARIANT: every page was looked up above; the caller keeps the buffer.
+        Ok(Self {
+            pages,
+            pinned: None,
+        })
+    }
+
     /// Pins `n` pages of the current process from page-aligned user address `start`, for
     /// writing by the device if `write`. `EFAULT` if any page is not mapped (or not writable).
-    pub(crate) fn pin(start: usize, n: usize, write: bool) -> Result<Self> {
+    pub(crate) fn pin_user(start: usize, n: usize, write: bool) -> Result<Self> {
         let mut pages = KVec::<*mut bindings::page>::with_capacity(n, GFP_KERNEL)?;
         let flags = if write { bindings::FOLL_WRITE } else { 0 };
         // INVARIANT: only pages pinned below are added; on error `Drop` unpins them.
         let mut this = Self {
             pages: KVec::new(),
-            dirty: write,
+            pinned: Some(write),
         };
         while pages.len() < n {
             let done = pages.len();
@@ -395,24 +402,51 @@ impl PinnedPages {
         Ok(this)
     }
 
-    /// The pinned pages, in order.
-    pub(crate) fn pages(&self) -> &[*mut bindings::page] {
-        &self.pages
+    /// Whether there are no pages (an empty transfer).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// Maps `len` bytes from `offset` bytes into the first page for DMA towards
+    /// (`to_device`) or from the device. The mapping must be dropped before `self`.
+    pub(crate) fn map(
+        &mut self,
+        dev: &Device,
+        offset: u32,
+        len: u32,
+        to_device: bool,
+    ) -> Result<DmaPages> {
+        DmaPages::map(dev, &mut self.pages, offset, len, to_device)
+    }
+
+    /// Copies `src` to byte `offset` of page `index` through a temporary kernel mapping
+    /// (`EINVAL` outside the pages). The caller must own the pages again (no DMA mapping).
+    pub(crate) fn write(&self, index: usize, offset: usize, src: &[u8]) -> Result {
+        let page = *self.pages.get(index).ok_or(EINVAL)?;
+        let end = offset.checked_add(src.len()).ok_or(EINVAL)?;
+        if end > kernel::page::PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // SAFETY: `page` is valid while `self` lives (type invariant); the borrow ends here.
+        let page = unsafe { BorrowedPage::from_raw(NonNull::new(page).ok_or(EINVAL)?) };
+        // SAFETY: `src` is the caller's memory, valid for reading its length and not the page;
+        // the caller owns the pages again (no DMA mapping), so nothing races with the write.
+        // `write_raw` checks the range itself as well.
+        unsafe { page.write_raw(src.as_ptr(), offset, src.len()) }
     }
 }
 
-impl Drop for PinnedPages {
+impl Drop for BulkPages {
     fn drop(&mut self) {
+        let Some(dirty) = self.pinned else {
+            return;
+        };
         if self.pages.is_empty() {
             return;
         }
         // SAFETY: every page was pinned by this value (type invariant) and is released once.
         unsafe {
-            bindings::unpin_user_pages_dirty_lock(
-                self.pages.as_mut_ptr(),
-                self.pages.len(),
-                self.dirty,
-            )
+            bindings::unpin_user_pages_dirty_lock(self.pages.as_mut_ptr(), self.pages.len(), dirty)
         };
     }
 }

@@ -19,6 +19,7 @@ mod shm;
 mod tables;
 
 mod loopback;
+mod pagelist;
 
 module! {
     type: VchiqKunit,

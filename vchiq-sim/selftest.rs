@@ -5,20 +5,21 @@
 //! An ARM-role engine talks to the VideoCore's engine and service host over one vmalloc
 //! buffer in one thread: the services' answers (echo replies and errors, func's version
 //! rules and second listener, unknown services), `refuse_open`, and `corrupt_header`; plus
-//! the fragment arithmetic of bulk receives, and bulk DMA from hand-made pagelists in
-//! kmalloc memory (good ones, and every kind of bad one).
+//! bulk DMA from hand-made pagelists in kmalloc memory (good ones, and every kind of bad
+//! one). The pagelist codec's own tests are in vchiq-kunit and the engine's host tests.
 
 use kernel::prelude::*;
 
 #[kunit_tests(vchiq_sim)]
 mod tests {
     use crate::engine::BulkDir;
+    use crate::engine::CacheLine;
     use crate::engine::{
         to_kernel_err as to_err, Engine, Error, Handle, Output, ServiceParams, Tables, Wait,
     };
     use crate::host::{Host, VpuEngine};
     use crate::knobs::Counters;
-    use crate::pagelist::{split, transfer, Fragments};
+    use crate::pagelist::{transfer, Fragments};
     use crate::shm::{RawShm, VmallocShm};
     use crate::sys::Dev;
     use crate::tables::new_tables;
@@ -260,31 +261,6 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn fragment_split() {
-        // The ARM's completion (vchiq-protocol.md §6.4): head bytes from fragment[0..], tail
-        // bytes from fragment[cls..]; everything else must come from the pages.
-        for cls in [32u32, 64] {
-            for offset in [0u32, 1, 31, 32, 63, 4064, 4095] {
-                for len in [1usize, 2, 31, 32, 33, 63, 64, 65, 200, 4097] {
-                    let s = split(cls, offset, len, Some(0));
-                    let len32 = len as u32;
-                    let head = ((cls - offset % cls) % cls).min(len32) as usize;
-                    let tail = if (head as u32) < len32 {
-                        ((offset + len32) % cls) as usize
-                    } else {
-                        0
-                    };
-                    assert_eq!(s.head, head);
-                    assert_eq!(s.mid_end, len - tail);
-                    assert!(s.head <= s.mid_end);
-                }
-            }
-        }
-        let s = split(64, 5, 100, None);
-        assert_eq!((s.head, s.mid_end), (0, 100));
-    }
-
     const PAGE: usize = 4096;
 
     /// Page-aligned, physically contiguous kmalloc memory.
@@ -332,7 +308,7 @@ mod tests {
         let frags = Fragments {
             bus: m.bus(4),
             count: 4,
-            cls: 64,
+            cls: CacheLine::B64,
         };
         let (a, b) = (m.bus(1), m.bus(3));
 
@@ -369,7 +345,7 @@ mod tests {
         let frags = Fragments {
             bus: m.bus(4),
             count: 4,
-            cls: 64,
+            cls: CacheLine::B64,
         };
         let (a, b) = (m.bus(1), m.bus(3));
         m.pagelist(65, 2 + 1, 4095, &[a, b]);
@@ -397,7 +373,7 @@ mod tests {
         let frags = Fragments {
             bus: m.bus(4),
             count: 4,
-            cls: 64,
+            cls: CacheLine::B64,
         };
         let (a, b) = (m.bus(1), m.bus(3));
         let mut buf = KVec::from_elem(0u8, 100, GFP_KERNEL)?;

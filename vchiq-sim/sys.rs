@@ -54,7 +54,8 @@ extern "C" {
 }
 
 /// The simulated hardware: interrupt domain and doorbell interrupt, workqueue and (once
-/// registered) the platform device. Owned by the module; destroyed by [`Hw::destroy`].
+/// registered) the platform device. Owned by the module; dropping it unregisters the device,
+/// drains and destroys the queue and removes the interrupt.
 ///
 /// # Invariants
 ///
@@ -85,8 +86,8 @@ impl Hw {
     ///
     /// # Safety
     ///
-    /// `ctx` must stay a valid `Sim` for the ops in `sim.rs` until [`Hw::unregister`] (or
-    /// [`Hw::destroy`]) returned.
+    /// `ctx` must stay a valid `Sim` for the ops in `sim.rs` until [`Hw::unregister`] returned
+    /// or the `Hw` is dropped.
     pub(crate) unsafe fn register(&self, ctx: *const c_void, cache_line_size: u32) -> Result {
         // SAFETY: `ptr` is live (type invariant); the caller guarantees `ctx`.
         to_result(unsafe {
@@ -100,15 +101,17 @@ impl Hw {
         unsafe { vchiq_sim_hw_unregister(self.ptr.as_ptr()) }
     }
 
-    /// Unregisters the device, drains and destroys the queue and removes the interrupt.
-    pub(crate) fn destroy(self) {
-        // SAFETY: `ptr` is live (type invariant) and consumed here.
-        unsafe { vchiq_sim_hw_destroy(self.ptr.as_ptr()) }
-    }
-
     /// A non-owning handle for the simulator's shared state.
     pub(crate) fn handle(&self) -> HwRef {
         HwRef { ptr: self.ptr }
+    }
+}
+
+impl Drop for Hw {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is live (type invariant) and not used again: the module drops the
+        // `Hw` only once nothing holding a `HwRef` can run (see `HwRef`).
+        unsafe { vchiq_sim_hw_destroy(self.ptr.as_ptr()) }
     }
 }
 

@@ -78,9 +78,10 @@ module! {
     },
 }
 
-/// The module: hardware, the VideoCore, and its debugfs directory.
+/// The module: hardware, the VideoCore, and its debugfs directory. Its `Drop` is the one
+/// teardown path, also for a failed init.
 struct VchiqSim {
-    /// `Some` until dropped; destroyed explicitly after the device is gone.
+    /// `None` only while `drop` tears down, which destroys it after the device is gone.
     hw: Option<sys::Hw>,
     sim: Arc<sim::Sim>,
     debugfs: Option<Pin<KBox<kernel::debugfs::Scope<Arc<sim::Sim>>>>>,
@@ -89,47 +90,35 @@ struct VchiqSim {
 impl kernel::Module for VchiqSim {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let cls = *module_parameters::cache_line_size.value_ref();
-        if cls != 32 && cls != 64 {
+        if engine::CacheLine::new(cls).is_none() {
             pr_err!("cache_line_size must be 32 or 64, not {}\n", cls);
             return Err(EINVAL);
         }
         fwmem::init(fw_params())?;
-        let hw = match sys::Hw::new() {
-            Ok(hw) => hw,
+        // Until `this` exists, dropping what was made is all the cleanup there is, but for
+        // the firmware memory; from then on `Drop` tears everything down.
+        let parts = (|| -> Result<_> {
+            let hw = sys::Hw::new()?;
+            let sim = Arc::pin_init(sim::Sim::new(hw.handle(), cls), GFP_KERNEL)?;
+            let debugfs = KBox::pin_init(debugfs::create(sim.clone()), GFP_KERNEL)?;
+            Ok((hw, sim, debugfs))
+        })();
+        let (hw, sim, debugfs) = match parts {
+            Ok(p) => p,
             Err(e) => {
                 fwmem::exit();
                 return Err(e);
             }
         };
-        let sim = match Arc::pin_init(sim::Sim::new(hw.handle(), cls), GFP_KERNEL) {
-            Ok(s) => s,
-            Err(e) => {
-                hw.destroy();
-                fwmem::exit();
-                return Err(e);
-            }
-        };
-        let debugfs = match KBox::pin_init(debugfs::create(sim.clone()), GFP_KERNEL) {
-            Ok(d) => d,
-            Err(e) => {
-                hw.destroy();
-                fwmem::exit();
-                return Err(e);
-            }
-        };
-        let mut this = VchiqSim {
+        let this = VchiqSim {
             hw: Some(hw),
             sim,
             debugfs: Some(debugfs),
         };
         if let Some(hw) = &this.hw {
             // SAFETY: `this.sim` outlives the device: `drop` unregisters the device before
-            // anything else.
-            let r = unsafe { hw.register(Arc::as_ptr(&this.sim).cast(), cls) };
-            if let Err(e) = r {
-                this.teardown();
-                return Err(e);
-            }
+            // anything else. On an error, dropping `this` tears down.
+            unsafe { hw.register(Arc::as_ptr(&this.sim).cast(), cls) }?;
         }
         pr_info!("VideoCore simulator ready (cache line {} bytes)\n", cls);
         Ok(this)
@@ -147,27 +136,19 @@ fn fw_params() -> fwmem::Params {
     }
 }
 
-impl VchiqSim {
+impl Drop for VchiqSim {
     /// Unregisters the device (unbinding the core, which detaches the VideoCore), removes
-    /// debugfs, drains and destroys the queue, removes the interrupt, then forgets any ARM
-    /// memory still mapped.
-    fn teardown(&mut self) {
+    /// debugfs, destroys the hardware (draining the queue, removing the interrupt), then
+    /// forgets any ARM memory still mapped.
+    fn drop(&mut self) {
         if let Some(hw) = &self.hw {
             hw.unregister();
         }
         self.debugfs = None;
-        if let Some(hw) = self.hw.take() {
-            hw.destroy();
-        }
+        self.hw = None;
         // Normally a no-op: the core's unbinding reset or detached the VideoCore.
         self.sim.reset();
         fwmem::exit();
-    }
-}
-
-impl Drop for VchiqSim {
-    fn drop(&mut self) {
-        self.teardown();
         pr_info!("unloaded\n");
     }
 }

@@ -4,9 +4,9 @@
 //! VPU ("master") role, its services, and one activation of its work item.
 
 use crate::engine::{
-    BulkDir, BulkResult, Engine, Error as EngError, MsgType, SharedMem, Stall, Wait, MAGIC,
-    MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC, SZ_MASTER,
-    SZ_PLATFORM_DATA, SZ_SLAVE,
+    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, SharedMem, Stall, Wait,
+    MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
+    SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
 };
 use crate::host::{BulkJob, Host, VpuEngine};
 use crate::knobs::{bump, log_nth, Counters, Knobs};
@@ -107,7 +107,7 @@ impl Running {
         let frags = Fragments {
             bus: shm.load(SZ_PLATFORM_DATA),
             count: shm.load(SZ_PLATFORM_DATA.wrapping_add(4)),
-            cls,
+            cls: CacheLine::new(cls).ok_or(EINVAL)?,
         };
         let mut eng = match Engine::init_vpu(shm, new_tables()?) {
             Ok(e) => e,
@@ -330,52 +330,33 @@ impl Running {
 
     /// Performs a paired bulk transfer and completes it.
     fn bulk(&mut self, job: BulkJob, counters: &Counters) {
-        let result = if job.size != job.remote_size {
-            // The protocol's rule: no data moves, both sides abort.
-            bump(&counters.bulk_mismatches);
-            BulkResult::Aborted
-        } else {
-            match self.host.bulk_buf(job.cookie) {
-                None => {
-                    bump(&counters.errors);
-                    BulkResult::Aborted
-                }
-                Some(buf) => {
-                    match pagelist::transfer(
-                        &self.dev,
-                        &self.frags,
-                        job.dir,
-                        job.pagelist,
-                        buf.region_mut(),
-                    ) {
-                        Ok(n) => {
-                            bump(&counters.bulks);
-                            BulkResult::Done(n)
-                        }
-                        Err(e) => {
-                            let n = bump(&counters.bulk_errors);
-                            if log_nth(n) {
-                                let d = match job.dir {
-                                    BulkDir::Transmit => "to",
-                                    BulkDir::Receive => "from",
-                                };
-                                pr_warn!(
-                                    "bulk of {} bytes {} the ARM (pagelist {:#x}) failed: {:?} (error #{})\n",
-                                    job.size,
-                                    d,
-                                    job.pagelist,
-                                    e,
-                                    n
-                                );
-                            }
-                            BulkResult::Aborted
-                        }
-                    }
-                }
-            }
-        };
+        let result = self.move_bulk(&job, counters);
         self.host
             .complete(&mut self.eng, job.handle, job.dir, result, counters);
+    }
+
+    /// Moves the data of `job` between the ARM's pagelist and the service's buffer.
+    fn move_bulk(&mut self, job: &BulkJob, counters: &Counters) -> BulkResult {
+        if job.size != job.remote_size {
+            // The protocol's rule: no data moves, both sides abort.
+            bump(&counters.bulk_mismatches);
+            return BulkResult::Aborted;
+        }
+        let Some(buf) = self.host.bulk_buf(job.cookie) else {
+            bump(&counters.errors);
+            return BulkResult::Aborted;
+        };
+        let region = buf.region_mut();
+        match pagelist::transfer(&self.dev, &self.frags, job.dir, job.pagelist, region) {
+            Ok(n) => {
+                bump(&counters.bulks);
+                BulkResult::Done(n)
+            }
+            Err(e) => {
+                bulk_failed(job, e, counters);
+                BulkResult::Aborted
+            }
+        }
     }
 
     /// A summary for the `state` file.
@@ -392,7 +373,9 @@ impl Running {
         writeln!(
             f,
             "fragments: bus {:#x} count {} line {}",
-            self.frags.bus, self.frags.count, self.frags.cls
+            self.frags.bus,
+            self.frags.count,
+            self.frags.cls.bytes()
         )?;
         writeln!(f, "connected: {}", self.eng.is_connected())?;
         writeln!(f, "version: {}", self.eng.version_common())?;
@@ -406,4 +389,24 @@ impl Running {
         writeln!(f, "rx_broken: {} tx_broken: {}", self.rx_dead, self.tx_dead)?;
         writeln!(f, "{:?}", s)
     }
+}
+
+/// Counts a failed transfer and logs it (rate-limited).
+fn bulk_failed(job: &BulkJob, e: Error, counters: &Counters) {
+    let n = bump(&counters.bulk_errors);
+    if !log_nth(n) {
+        return;
+    }
+    let towards = match job.dir {
+        BulkDir::Transmit => "to",
+        BulkDir::Receive => "from",
+    };
+    pr_warn!(
+        "bulk of {} bytes {} the ARM (pagelist {:#x}) failed: {:?} (error #{})\n",
+        job.size,
+        towards,
+        job.pagelist,
+        e,
+        n
+    );
 }

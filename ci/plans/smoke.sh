@@ -1,7 +1,7 @@
-# The engine's KUnit suite (both roles over one kernel buffer) runs in the kernel; vchiq-core
-# loads alone (no device to bind), creates no /dev/vchiq, unloads, and load/unload cycles
-# leave nothing behind; the kernel's thread and time ABI works for native and 32-bit glibc
-# programs.
+# The engine's KUnit suites (both roles over one kernel buffer; the pagelist codec) run in the
+# kernel; vchiq-core loads alone (no device to bind), creates no /dev/vchiq, unloads, and
+# load/unload cycles leave nothing behind; the kernel's thread and time ABI works for native
+# and 32-bit glibc programs.
 kunit_load vchiq_kunit
 t_run "unload vchiq_kunit" rmmod vchiq_kunit
 t_run "load vchiq_core" modprobe vchiq_core

@@ -26,6 +26,7 @@ mod layout;
 mod lifecycle;
 mod msg;
 mod output;
+mod pagelist;
 mod quota;
 mod recycle;
 mod rx;
@@ -45,6 +46,11 @@ pub use layout::{
 };
 pub use msg::{stride, MsgId, MsgType, OpenPayload, HEADER_SIZE, MAX_MSG_SIZE, MSGID_CLAIMED};
 pub use output::{MsgRef, Output, Stall, Stats, Wait};
+pub use pagelist::{
+    encode_runs, needs_fragment, CacheLine, Chunk, Header, Kind, PagelistError, PlResult,
+    RunWalker, Split, FRAGMENTS, HEADER_SIZE as PAGELIST_HEADER_SIZE, MAX_RUN_PAGES,
+    PAGE_SIZE as PAGELIST_PAGE_SIZE,
+};
 pub use quota::Quota;
 pub use recycle::{counter as recycle_counter, entry as recycle_entry, publish as recycle_publish};
 pub use service::{Handle, ServerOptions, ServiceParams, SrvState, MAX_SERVICES};
