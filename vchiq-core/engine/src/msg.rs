@@ -84,7 +84,7 @@ pub struct MsgId(pub u32);
 
 impl MsgId {
     /// Builds a msgid.  Ports are masked to 12 bits, which turns
-    /// [`PORT_FREE`] into 0 as the protocol requires.
+    /// `PORT_FREE` (0x1000) into 0 as the protocol requires.
     pub const fn new(ty: MsgType, src: u32, dst: u32) -> MsgId {
         MsgId(((ty as u32) << 24) | ((src & PORT_MAX) << 12) | (dst & PORT_MAX))
     }
