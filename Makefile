@@ -6,11 +6,12 @@
 # Without KDIR, `make` builds against the project's own arm64 debug test kernel inside its
 # toolchain root (ci/bootstrap and ci/kernel make both). `make demo` and `make check` are
 # the README's two commands; `make soak` (endurance, hours) and `make bench` (figures on the
-# fast kernels) are not part of CI; `make dkms` tests the DKMS package (Documentation/packaging.md).
+# fast kernels) are not part of CI; `make dkms` tests the DKMS package and `make intree` the in-tree build
+# (Documentation/packaging.md).
 
 ifeq ($(KDIR),)
 
-.PHONY: modules demo check soak bench dkms clean
+.PHONY: modules demo check soak bench dkms intree clean
 modules:
 	./ci/modules arm64 debug
 demo:
@@ -23,6 +24,8 @@ bench:
 	./ci/bench
 dkms:
 	./ci/dkms
+intree:
+	./ci/intree
 clean:
 	rm -rf out
 
