@@ -17,6 +17,7 @@
 //! | `close_open` | write 1: the VideoCore closes every open service from its side at its next activation (the ARM's clients get SERVICE_CLOSED); one-shot |
 //! | `remote_use` | write N: the VideoCore sends N REMOTE_USE (the ARM acks each with REMOTE_USE_ACTIVE, counted in `use_acks`); reads back how many are still to send |
 //! | `remote_release` | write N: the VideoCore sends N REMOTE_RELEASE (after any pending REMOTE_USE); reads back how many are still to send |
+//! | `hold` | write N: the VideoCore rings no doorbell until it has written N more messages to the ARM, then one: they reach the ARM's slot handler as one batch; write 0: ring now. Reads back how many are still to write |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
@@ -56,6 +57,7 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
     dir.write_only_callback_file(c"reset", &**sim, &write_reset);
+    dir.read_write_callback_file(c"hold", &**sim, &show_hold, &write_hold);
 }
 
 fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
@@ -144,6 +146,22 @@ fn write_reset(sim: &Sim, r: &mut UserSliceReader) -> Result {
         return Err(EINVAL);
     }
     sim.reset();
+    Ok(())
+}
+
+fn show_hold(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.hold_left.load(Relaxed))
+}
+
+fn write_hold(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    let n = read_u32(r)?;
+    if n == crate::knobs::NO_HOLD_CMD {
+        return Err(EINVAL);
+    }
+    // Shown at once; the VideoCore counts from its next round.
+    sim.knobs.hold_left.store(n, Relaxed);
+    sim.knobs.hold_cmd.store(n, Relaxed);
+    sim.kick();
     Ok(())
 }
 

@@ -29,7 +29,15 @@ pub(crate) struct Knobs {
     pub(crate) remote_use: Atomic<u32>,
     /// REMOTE_RELEASE messages still to send to the ARM (writes add to it).
     pub(crate) remote_release: Atomic<u32>,
+    /// A `hold` command for the VideoCore's next round ([`NO_HOLD_CMD`]: none): N > 0 holds
+    /// the doorbells until N more messages are written, 0 rings at once.
+    pub(crate) hold_cmd: Atomic<u32>,
+    /// Messages still to write before the held doorbell rings (0: not holding).
+    pub(crate) hold_left: Atomic<u32>,
 }
+
+/// `Knobs::hold_cmd` with no command pending.
+pub(crate) const NO_HOLD_CMD: u32 = u32::MAX;
 
 impl Knobs {
     /// All knobs off.
@@ -45,6 +53,8 @@ impl Knobs {
             close_open: Atomic::new(0),
             remote_use: Atomic::new(0),
             remote_release: Atomic::new(0),
+            hold_cmd: Atomic::new(NO_HOLD_CMD),
+            hold_left: Atomic::new(0),
         }
     }
 

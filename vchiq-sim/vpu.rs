@@ -33,6 +33,10 @@ pub(crate) struct Running {
     frags: Fragments,
     /// The ARM's receive stream was found corrupt (counted once).
     rx_dead: bool,
+    /// The `hold` knob: the doorbell rings once the engine has written this many messages.
+    hold_until: Option<u32>,
+    /// A doorbell the engine asked for and `hold` kept back.
+    ring_owed: bool,
     /// Our own transmit path was found corrupt (counted once).
     tx_dead: bool,
     map: Mapping,
@@ -130,6 +134,8 @@ impl Running {
                 dev,
                 frags,
                 rx_dead: false,
+                hold_until: None,
+                ring_owed: false,
                 tx_dead: false,
                 map,
             },
@@ -154,14 +160,51 @@ impl Running {
                 self.eng.ack(w);
             }
             bump(&counters.rounds);
+            self.take_hold(knobs);
             self.round(knobs, counters);
             if self.eng.take_doorbell() {
+                self.ring_owed = true;
+            }
+            if self.ring_owed && !self.holding(knobs) {
+                self.ring_owed = false;
                 ring();
             }
             if self.sleep() {
                 return false;
             }
         }
+        true
+    }
+
+    /// Messages written to the ARM so far (control and data).
+    fn sent(&self) -> u32 {
+        let s = self.eng.stats();
+        s.data_tx.wrapping_add(s.ctrl_tx)
+    }
+
+    /// Takes a `hold` command written since the last round.
+    fn take_hold(&mut self, knobs: &Knobs) {
+        match knobs.hold_cmd.xchg(crate::knobs::NO_HOLD_CMD, Relaxed) {
+            crate::knobs::NO_HOLD_CMD => {}
+            0 => self.hold_until = None,
+            n => self.hold_until = Some(self.sent().wrapping_add(n)),
+        }
+    }
+
+    /// Whether the doorbell is held back (`hold`); ends the hold once enough was written.
+    fn holding(&mut self, knobs: &Knobs) -> bool {
+        let Some(until) = self.hold_until else {
+            knobs.hold_left.store(0, Relaxed);
+            return false;
+        };
+        // Wrapping distance: the counters wrap at u32::MAX.
+        let left = until.wrapping_sub(self.sent());
+        if left == 0 || left > i32::MAX as u32 {
+            self.hold_until = None;
+            knobs.hold_left.store(0, Relaxed);
+            return false;
+        }
+        knobs.hold_left.store(left, Relaxed);
         true
     }
 
