@@ -4,8 +4,8 @@
 //! VPU ("master") role, its services, and one activation of its work item.
 
 use crate::engine::{
-    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, SharedMem, Stall, Wait,
-    MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
+    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, Output, SharedMem, Stall,
+    Wait, MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
     SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
 };
 use crate::host::{BulkJob, Host, VpuEngine};
@@ -17,6 +17,9 @@ use crate::tables::new_tables;
 use crate::vpu_shm::{Corruption, VpuShm};
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
+
+/// The ARM port `sync_send` writes to: the last one, where no test opens a service.
+const SYNC_SEND_PORT: u32 = 127;
 
 /// Rounds of processing in one activation before the work item requeues itself, so that a
 /// flooding ARM cannot keep a worker busy forever.
@@ -169,7 +172,7 @@ impl Running {
                 self.ring_owed = false;
                 ring();
             }
-            if self.sleep() {
+            if self.sleep(knobs) {
                 return false;
             }
         }
@@ -209,7 +212,7 @@ impl Running {
     }
 
     /// Arms the events to wait on; `false` (with everything disarmed) if there is work.
-    fn sleep(&mut self) -> bool {
+    fn sleep(&mut self, knobs: &Knobs) -> bool {
         let mut events: [Option<Wait>; 4] = [
             Some(Wait::Trigger),
             Some(Wait::Recycle),
@@ -226,7 +229,7 @@ impl Running {
         }
         // Our sync slot being free is the sync-release condition: only wait for it when a
         // send is stalled on it.
-        if self.host.blocked() == Some(Stall::Sync) {
+        if self.host.blocked() == Some(Stall::Sync) || knobs.sync_send.load(Relaxed) > 0 {
             events[3] = Some(Wait::SyncRelease);
         }
         for w in events.iter().flatten() {
@@ -253,11 +256,13 @@ impl Running {
         if armed != Corruption::None {
             self.eng.shm().arm(armed);
         }
+        self.host.outgoing(&mut self.eng, knobs, counters);
         if knobs.close_open.xchg(0, Relaxed) != 0 {
             let n = self.host.close_all_open(&self.eng);
             pr_info!("closing {} open services from the VideoCore's side\n", n);
         }
         self.send_remote(knobs, counters);
+        self.send_sync(knobs, counters);
         let refuse = knobs.refuse_open.load(Relaxed) != 0;
         self.host.apply_refuse(&mut self.eng, refuse, counters);
         self.host.drain(&mut self.eng, counters);
@@ -273,8 +278,15 @@ impl Running {
             }
             match self.eng.poll() {
                 Ok(Some(o)) => {
+                    let opened = match o {
+                        Output::Opened { handle, .. } => Some(handle),
+                        _ => None,
+                    };
                     if let Some(job) = self.host.dispatch(&mut self.eng, o, counters) {
                         self.bulk(job, counters);
+                    }
+                    if let Some(h) = opened.filter(|_| knobs.greet.xchg(0, Relaxed) != 0) {
+                        self.host.greet(h, counters);
                     }
                     self.host.drain(&mut self.eng, counters);
                 }
@@ -343,6 +355,27 @@ impl Running {
                         if log_nth(n) {
                             pr_err!("sending {:?} failed: {:?}\n", ty, e);
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the DATA messages of `sync_send` through the sync slot, one per ARM release.
+    fn send_sync(&mut self, knobs: &Knobs, counters: &Counters) {
+        while knobs.sync_send.load(Relaxed) > 0 {
+            match self.eng.send_sync_raw(0, SYNC_SEND_PORT, b"sync") {
+                Ok(()) => {
+                    knobs.sync_send.fetch_sub(1u32, Relaxed);
+                    bump(&counters.sync_sent);
+                }
+                // The ARM still has the last one: its release wakes us (`sleep`).
+                Err(EngError::WouldBlock) => return,
+                Err(e) => {
+                    knobs.sync_send.store(0, Relaxed);
+                    let n = bump(&counters.errors);
+                    if log_nth(n) {
+                        pr_err!("sending through the sync slot failed: {:?}\n", e);
                     }
                 }
             }

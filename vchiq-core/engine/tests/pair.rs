@@ -794,6 +794,30 @@ fn sync_service_round_trip() {
 }
 
 #[test]
+fn sync_raw_message_without_a_service_is_dropped() {
+    let shm = HostShm::new(STD_SIZE);
+    run_pair(
+        &shm,
+        |_, _| {},
+        |arm| {
+            // Each is dropped (no synchronous service on port 5) and the sync slot handed
+            // back, or the VideoCore's next send would stall for ever.
+            while arm.eng.stats().dropped < 3 {
+                if !arm.pump() {
+                    arm.sleep();
+                }
+            }
+        },
+        |vpu| {
+            assert_eq!(vpu.eng.send_sync_raw(4096, 0, b"x"), Err(Error::Inval));
+            for _ in 0..3 {
+                vpu.block_on(|e| e.send_sync_raw(1, 5, b"ping")).unwrap();
+            }
+        },
+    );
+}
+
+#[test]
 fn engine_is_small_and_tables_reset() {
     let engine = std::mem::size_of::<HostEngine<'_>>();
     let tables = std::mem::size_of::<Tables>();
