@@ -727,6 +727,40 @@ impl Message<'_> {
         Ok(v)
     }
 
+    /// Copies the payload into `buf` and releases the message at once, reporting whether
+    /// vchiq-core still held it; returns the payload's length. `EMSGSIZE` if `buf` is too
+    /// short (the message is then released when the guard drops), `EINVAL` if vchiq-core
+    /// does not hold it any more.
+    pub(crate) fn take(self, buf: &mut [u8]) -> Result<usize> {
+        let mut copy = KVec::new();
+        copy.resize(HEADER_SIZE + buf.len().min(MAX_MSG_SIZE), 0, GFP_KERNEL)?;
+        let len = c_uint::try_from(copy.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the instance is live while borrowed; `copy` is valid for `len` bytes of
+        // writes; vchiq-core validates `header` (type invariant).
+        let n = unsafe {
+            ffi::vchiq_rs_take_message(
+                self.svc.instance,
+                self.svc.handle,
+                self.header,
+                copy.as_mut_ptr().cast(),
+                len,
+            )
+        };
+        if n == EMSGSIZE.to_errno() {
+            return Err(EMSGSIZE);
+        }
+        // Released by the call (or not held at all): the guard must not release it again.
+        core::mem::forget(self);
+        check(n.min(0))?;
+        let payload = copy
+            .get(HEADER_SIZE..HEADER_SIZE + n as usize)
+            .ok_or(EINVAL)?;
+        buf.get_mut(..payload.len())
+            .ok_or(EMSGSIZE)?
+            .copy_from_slice(payload);
+        Ok(payload.len())
+    }
+
     /// Keeps the message past its callback: it is not released when this guard would
     /// have been dropped.
     pub(crate) fn keep(self) -> KeptMessage {
