@@ -224,6 +224,18 @@ impl VchiqState {
         )
     }
 
+    /// Takes the engine lock for an API call: `ESHUTDOWN` once the device is dead. Every entry
+    /// point of the service API starts here, before it touches the engine, the registry's
+    /// messages or the device (pages pinned or mapped for a bulk): after unbind the slot
+    /// memory may be freed, and the engine's window points into it.
+    pub(crate) fn lock_live(&self) -> Result<InnerGuard<'_>> {
+        let inner = self.inner.lock();
+        if inner.dead {
+            return Err(ESHUTDOWN);
+        }
+        Ok(inner)
+    }
+
     /// Rings the VideoCore if the engine asks for it. Called with `inner` held.
     pub(crate) fn flush_doorbell(&self, inner: &mut Inner) {
         if !inner.dead && inner.engine.take_doorbell() {
