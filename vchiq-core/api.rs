@@ -336,6 +336,9 @@ impl VchiqState {
         buf: &mut [u8],
     ) -> Result<u32> {
         let msg = inner.services.held_msg(handle, off).ok_or(EINVAL)?;
+        // The engine must still hold its slot (same epoch): a message a close released may
+        // have had its slot recycled, and the bytes there are another message's.
+        inner.engine.read(&msg, &mut []).map_err(|_| EINVAL)?;
         let total = HEADER_SIZE
             .checked_add(msg.size)
             .filter(|t| *t <= HEADER_SIZE + MAX_MSG_SIZE)

@@ -187,9 +187,10 @@ fn probe_with<'bound>(
     let frag_bus = bus.checked_add(slots as u32).ok_or(EINVAL)?;
     let mut engine =
         Engine::init_arm(shm, new_tables()?, [frag_bus, FRAGMENTS]).map_err(to_kernel_err)?;
-    // Callbacks are delivered in batches after the engine has parsed on: a close must not
-    // hand back a message whose MESSAGE_AVAILABLE is still to be delivered. The slot
-    // handler releases a closed connection's messages after its SERVICE_CLOSED callback.
+    // Callbacks are delivered in batches after the engine has parsed on: the VideoCore's
+    // CLOSE must not hand back a message whose MESSAGE_AVAILABLE is still to be delivered.
+    // The slot handler releases a closed connection's messages after its SERVICE_CLOSED
+    // callback.
     engine.set_keep_held_on_close(true);
     let core = VchiqState::new(pdev.as_ref(), engine, frag_shm, platform)?;
     let threads = Threads::start(&core)?;

@@ -178,8 +178,8 @@ pub struct Engine<M: SharedMem, T: DerefMut<Target = Tables>> {
     /// Receiving is stalled because a reply could not be queued.
     pub(crate) rx_stalled: bool,
     pub(crate) sync_rx: SyncRx,
-    /// A close leaves the messages its client still holds claimed: the client releases each
-    /// itself ([`Engine::set_keep_held_on_close`]).
+    /// A close from the peer leaves the messages the client still holds claimed: the client
+    /// releases each itself ([`Engine::set_keep_held_on_close`]).
     pub(crate) keep_held_on_close: bool,
 
     // Services and outputs.
@@ -513,11 +513,13 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
         RemoteEvent::at(at(self.peer, Self::event_field(w)))
     }
 
-    /// Whether a close (either side's) leaves the messages the service's client still holds
+    /// Whether a close from the peer leaves the messages the service's client still holds
     /// claimed, for the client to release one by one with [`Engine::release`] (`true`), or
     /// releases them (`false`, the default). A driver whose client callbacks run after the
     /// engine has parsed further (a batch) keeps them: a message whose callback has not run
-    /// yet must not be handed back, or its slot may be recycled under the callback.
+    /// yet must not be handed back, or its slot may be recycled under the callback. A close
+    /// of our own ([`Engine::close_service`]) always releases them: the peer may need those
+    /// very slots to send its CLOSE reply, and our client asked for the close.
     pub fn set_keep_held_on_close(&mut self, keep: bool) {
         self.keep_held_on_close = keep;
     }
