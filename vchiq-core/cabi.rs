@@ -64,6 +64,7 @@ matches_header!(
     vchiq_rs_read_message,
     vchiq_rs_take_message,
     vchiq_rs_client_id,
+    vchiq_rs_set_client_id,
 );
 
 // The message header as the C header defines it is the engine's wire header.
@@ -86,6 +87,8 @@ const _: () = {
 pub(crate) struct Instance {
     core: Arc<VchiqState>,
     connected: Atomic<bool>,
+    /// The client id sent with each OPEN; 0: the opening thread's pid.
+    client_id: Atomic<u32>,
 }
 
 fn errno(r: Result) -> c_int {
@@ -177,6 +180,7 @@ pub(crate) unsafe extern "C" fn vchiq_initialise(
         Instance {
             core: core.into(),
             connected: Atomic::new(false),
+            client_id: Atomic::new(0),
         },
         GFP_KERNEL,
     ) {
@@ -296,7 +300,10 @@ pub(crate) unsafe extern "C" fn vchiq_open_service(
     if !inst.connected.load(Acquire) {
         return ENOTCONN.to_errno();
     }
-    let pid = kernel::current!().pid() as u32;
+    let pid = match inst.client_id.load(Acquire) {
+        0 => kernel::current!().pid() as u32,
+        id => id,
+    };
     // SAFETY: `pservice` was checked non-null by `service_args`; valid (caller's contract).
     unsafe { put_handle(pservice, inst.core.open(params, client, pid)) }
 }
@@ -669,6 +676,19 @@ pub(crate) unsafe extern "C" fn vchiq_rs_client_id(
             Err(e) => e.to_errno(),
         }
     )
+}
+
+/// Sets the client id that the instance's later opens send (0: the opening thread's pid).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_set_client_id(instance: *mut vchiq_instance, id: c_uint) {
+    // SAFETY: the caller's contract of the exported function.
+    if let Ok(inst) = unsafe { self::instance(instance) } {
+        inst.client_id.store(id, Release);
+    }
 }
 
 /// Copies a message delivered to this instance's service `service` (header pointer from the

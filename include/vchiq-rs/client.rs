@@ -347,6 +347,13 @@ impl Instance {
         };
     }
 
+    /// Sets the client id that this session's later opens send to the VideoCore (0, the
+    /// default: the opening thread's pid). `/dev/vchiq` sets the opener's tgid, as mainline.
+    pub(crate) fn set_client_id(&self, id: u32) {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { ffi::vchiq_rs_set_client_id(self.raw, id) }
+    }
+
     /// Connects the session (and the VideoCore, the first time).
     pub(crate) fn connect(&self) -> Result {
         // SAFETY: `raw` is live (type invariant).
