@@ -259,9 +259,27 @@ impl VchiqState {
         Ok(())
     }
 
+    /// Sends the CLOSE of `handle` without waiting for the VideoCore (a shutdown that already
+    /// timed out once): a listening server is removed, anything else closed, with the slot
+    /// handler retrying the CLOSE if no slot is free (`Inner::orphans`). The VideoCore's
+    /// listener is freed when its CLOSE arrives; the caller then detaches the service.
+    pub(crate) fn close_nowait(&self, handle: Handle) {
+        let Ok(mut inner) = self.lock_live() else {
+            return;
+        };
+        match inner.services.get(handle).map(|e| e.phase) {
+            Some(Phase::Listening) => {
+                let _ = inner.engine.remove_service(handle);
+            }
+            Some(Phase::Open | Phase::Opening) => inner.abandon(handle),
+            _ => {}
+        }
+        self.flush_doorbell(&mut inner);
+    }
+
     /// Queues a DATA message, waiting for slots or quota if needed.
     pub(crate) fn queue_message(&self, handle: Handle, data: &[u8]) -> Result {
-        let inner = self.inner.lock();
+        let inner = self.lock_live()?;
         let mut inner = self.wait_changed(inner, |i| {
             if i.services
                 .get(handle)

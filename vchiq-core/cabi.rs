@@ -207,11 +207,15 @@ pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut vchiq_instance) ->
     let instance = token(instance);
     // Signals do not cut these waits short (a process being killed closes its instances):
     // every close waits for its SERVICE_CLOSED delivery, or for the reply timeout.
+    let mut timed_out = false;
     for h in inst.core.services_of(instance) {
         // A VideoCore that does not answer cannot stop the shutdown: after one close timed
-        // out, the other services are only detached below, not waited for one by one.
-        if inst.core.remove_as(h, false) == Err(ETIMEDOUT) {
-            break;
+        // out, the others are sent their CLOSE without waiting (so that the VideoCore's
+        // listeners are freed when it answers) and detached below.
+        if timed_out {
+            inst.core.close_nowait(h);
+        } else if inst.core.remove_as(h, false) == Err(ETIMEDOUT) {
+            timed_out = true;
         }
     }
     if !inst.core.detach(instance) {
