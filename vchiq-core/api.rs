@@ -479,6 +479,30 @@ impl VchiqState {
         v
     }
 
+    /// A blocking bulk transfer of kernel memory whose wait nothing interrupts: it returns
+    /// only once the transfer has ended (`Ok`, `EINVAL` if aborted: the service closed) or,
+    /// after unbind (`ESHUTDOWN`), once the teardown has unmapped it. The buffer may be
+    /// reused as soon as it returns; the typed API's safe blocking bulks rely on that.
+    pub(crate) fn bulk_kernel_blocking(
+        &self,
+        handle: Handle,
+        buf: *const u8,
+        len: u32,
+        dir: BulkDir,
+    ) -> Result {
+        let client = self.open_client(handle)?;
+        let transfer = Transfer::new_kernel(&self.dev, buf, len, dir)?;
+        let cookie = self.bulk_queue(
+            handle,
+            client,
+            transfer,
+            dir,
+            Mode::Blocking,
+            core::ptr::null_mut(),
+        )?;
+        self.bulk_wait_as(cookie, client.instance, false)
+    }
+
     /// Queues a bulk transfer of kernel memory. In blocking mode waits for the outcome
     /// (`EINVAL` if aborted, `EINTR` if interrupted; the transfer then stays queued and owns
     /// the buffer until it completes or the service closes).
@@ -611,14 +635,24 @@ impl VchiqState {
     /// waited for again), `ESHUTDOWN` if the device went away. No timeout: the transfer owns
     /// its buffer until it ends.
     pub(crate) fn bulk_wait(&self, cookie: u32, instance: *mut c_void) -> Result {
+        self.bulk_wait_as(cookie, instance, true)
+    }
+
+    /// [`VchiqState::bulk_wait`]; unless `interruptible`, no signal ends the wait, and after
+    /// unbind it returns only once the teardown has unmapped the transfer (the VideoCore
+    /// may write the buffer until then).
+    fn bulk_wait_as(&self, cookie: u32, instance: *mut c_void, interruptible: bool) -> Result {
         let mut inner = self.inner.lock();
         loop {
-            if inner.dead {
+            let outcome = match inner.bulks.get(cookie) {
+                Some(e) if e.mode == Mode::Blocking && e.is_of(instance) => Some(e.outcome),
+                _ => None,
+            };
+            if inner.dead && (interruptible || outcome.is_none()) {
                 return Err(ESHUTDOWN);
             }
-            let outcome = match inner.bulks.get(cookie) {
-                Some(e) if e.mode == Mode::Blocking && e.is_of(instance) => e.outcome,
-                _ => return Err(EINVAL),
+            let Some(outcome) = outcome else {
+                return Err(EINVAL);
             };
             match outcome {
                 Outcome::Done(_) => {
@@ -631,8 +665,21 @@ impl VchiqState {
                 }
                 Outcome::Pending => {}
             }
-            if self.changed.wait_interruptible(&mut inner) {
-                return Err(EINTR);
+            if interruptible {
+                if self.changed.wait_interruptible(&mut inner) {
+                    return Err(EINTR);
+                }
+                continue;
+            }
+            // The teardown clears the table without a wake-up: look again now and then.
+            let left = kernel::time::msecs_to_jiffies(BULK_RECHECK_MS);
+            if let kernel::sync::CondVarTimeoutResult::Signal { .. } =
+                self.changed.wait_interruptible_timeout(&mut inner, left)
+            {
+                // A pending signal ends every interruptible sleep at once: poll instead.
+                drop(inner);
+                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+                inner = self.inner.lock();
             }
         }
     }

@@ -65,6 +65,7 @@ matches_header!(
     vchiq_rs_take_message,
     vchiq_rs_client_id,
     vchiq_rs_set_client_id,
+    vchiq_rs_bulk_kernel_blocking,
 );
 
 // The message header as the C header defines it is the engine's wire header.
@@ -513,6 +514,31 @@ pub(crate) unsafe extern "C" fn vchiq_bulk_receive(
         userdata,
         mode,
         BulkDir::Receive
+    ))
+}
+
+/// A blocking bulk of kernel memory that no signal interrupts (`dir` 0 transmits, 1
+/// receives): returns once the transfer has ended, or after unbind once it is unmapped.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `data` valid for `size` bytes (writable for a receive)
+/// until the call returns.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_bulk_kernel_blocking(
+    instance: *mut vchiq_instance,
+    service: c_uint,
+    data: *mut c_void,
+    size: c_uint,
+    dir: c_int,
+) -> c_int {
+    let dir = match dir {
+        0 => BulkDir::Transmit,
+        1 => BulkDir::Receive,
+        _ => return EINVAL.to_errno(),
+    };
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.bulk_kernel_blocking(Handle(service), data.cast_const().cast(), size, dir)
     ))
 }
 

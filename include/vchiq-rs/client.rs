@@ -514,28 +514,43 @@ impl ServiceRef<'_> {
         })
     }
 
-    /// Sends `buf` and waits until the VideoCore has it.
+    /// Sends `buf` and waits until the VideoCore has it (`EINVAL` if the transfer was
+    /// aborted: the service closed). No signal ends the wait: the transfer uses `buf` until
+    /// it ends, so the call cannot return before.
     pub(crate) fn bulk_transmit_blocking(&self, buf: &[u8]) -> Result {
-        // SAFETY: `buf` is borrowed until the blocking transfer ends; the VideoCore only
-        // reads it.
+        // SAFETY: `buf` is borrowed until the call returns, which is after the transfer
+        // ended; the VideoCore only reads it.
         unsafe { self.bulk_blocking(buf.as_ptr().cast_mut(), buf.len(), false) }
     }
 
-    /// Receives into `buf` and waits until it is filled.
+    /// Receives into `buf` and waits until it is filled (`EINVAL` if aborted). No signal
+    /// ends the wait, as for [`ServiceRef::bulk_transmit_blocking`].
     pub(crate) fn bulk_receive_blocking(&self, buf: &mut [u8]) -> Result {
-        // SAFETY: `buf` is borrowed mutably until the blocking transfer ends.
+        // SAFETY: `buf` is borrowed mutably until the call returns, after the transfer.
         unsafe { self.bulk_blocking(buf.as_mut_ptr(), buf.len(), true) }
     }
 
-    /// A blocking transfer of `len` bytes at `buf`.
+    /// A blocking transfer of `len` bytes at `buf`, through vchiq-core's uninterruptible
+    /// wait (`vchiq_rs_bulk_kernel_blocking`), which returns only after the transfer ended
+    /// or was unmapped.
     ///
     /// # Safety
     ///
     /// `buf` must be valid for `len` bytes (and unaliased for a receive) until the call
     /// returns.
     unsafe fn bulk_blocking(&self, buf: *mut u8, len: usize, receive: bool) -> Result {
-        // SAFETY: the function's contract; the call returns when the transfer ended.
-        unsafe { self.bulk_raw(buf, len, receive, 0, BulkMode::Blocking) }
+        let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: the instance is live while borrowed; `buf` per the function's contract,
+        // and vchiq-core uses it only until the call returns.
+        check(unsafe {
+            ffi::vchiq_rs_bulk_kernel_blocking(
+                self.instance,
+                self.handle,
+                buf.cast(),
+                len,
+                c_int::from(receive),
+            )
+        })
     }
 
     /// Queues a transfer that reports through [`Handler::bulk_done`] (or not at all).
