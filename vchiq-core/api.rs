@@ -11,9 +11,12 @@ use crate::engine::{
     BulkDir, Error as EngineError, Handle, ServerOptions, ServiceParams, HEADER_SIZE, MAX_MSG_SIZE,
 };
 use crate::services::{Client, Phase};
-use crate::state::{ConnectState, VchiqState};
+use crate::state::{ConnectState, InnerGuard, VchiqState};
 use core::ffi::c_void;
 use kernel::prelude::*;
+
+/// How often an uninterruptible bulk wait looks at the table again without a wake-up.
+const BULK_RECHECK_MS: u32 = 100;
 
 /// Whether `handle`'s close has been delivered: a client service is gone, a server listens
 /// again.
@@ -27,10 +30,7 @@ fn closed_and_delivered(inner: &mut crate::state::Inner, handle: Handle) -> bool
 impl VchiqState {
     /// Connects to the VideoCore (once per device; later calls wait for the first).
     pub(crate) fn connect(&self) -> Result {
-        let mut inner = self.inner.lock();
-        if inner.dead {
-            return Err(ESHUTDOWN);
-        }
+        let mut inner = self.lock_live()?;
         if inner.connect == ConnectState::Idle {
             inner.engine.connect().map_err(to_kernel_err)?;
             inner.connect = ConnectState::Sent;
@@ -51,7 +51,7 @@ impl VchiqState {
         if params.fourcc == 0 {
             return Err(EINVAL);
         }
-        let inner = self.inner.lock();
+        let inner = self.lock_live()?;
         if !inner.engine.is_connected() {
             return Err(ENOTCONN);
         }
@@ -76,32 +76,64 @@ impl VchiqState {
                 .get(handle)
                 .is_none_or(|e| e.phase != Phase::Opening))
         });
-        let mut inner = match r {
-            Ok(inner) => inner,
-            Err(e) => {
-                // Forget it: a late OPENACK finds no entry and closes the service again. If
-                // the OPENACK came while the lock was dropped, close it now, or the
-                // VideoCore's listener stays taken.
-                let mut inner = self.inner.lock();
-                let opened = inner
-                    .services
-                    .get(handle)
-                    .is_some_and(|x| x.phase == Phase::Open);
-                inner.services.remove(handle);
-                if opened {
-                    inner.abandon(handle);
-                    self.flush_doorbell(&mut inner);
-                }
-                return Err(e);
-            }
-        };
-        match inner.services.get(handle).map(|e| e.phase) {
-            Some(Phase::Open) => Ok(handle),
-            _ => {
+        match r {
+            Ok(inner) => self.settle_open(inner, handle, ECONNREFUSED),
+            // Interrupted, timed out or unbound: where the open got to is looked at again
+            // under the lock, since the VideoCore's answer may have come meanwhile.
+            Err(e) => self.settle_open(self.inner.lock(), handle, e),
+        }
+    }
+
+    /// How an open that stopped waiting ends, under the lock. Once the OPENACK has been
+    /// handled (phase `Open`, or `Closed` when the VideoCore's CLOSE came in the same batch)
+    /// a callback batch may already carry the service and its client's data: the open then
+    /// succeeds (a pending signal is seen by the caller's next wait; a close is delivered as
+    /// SERVICE_CLOSED), so that the caller never frees what a callback still uses. Only an
+    /// entry still `Opening` (no callback can target it: messages need `Open`) or refused is
+    /// forgotten; a late OPENACK then finds no entry and closes the service again.
+    fn settle_open<'a>(
+        &'a self,
+        mut inner: InnerGuard<'a>,
+        handle: Handle,
+        err: Error,
+    ) -> Result<Handle> {
+        let phase = inner.services.get(handle).map(|e| e.phase);
+        if inner.dead {
+            // No CLOSE after unbind; wait for a batch in flight, which may carry the service.
+            inner.services.remove(handle);
+            return Err(self.quiesce(inner));
+        }
+        match phase {
+            Some(Phase::Open | Phase::Closed) => Ok(handle),
+            Some(Phase::Rejected) => {
                 inner.services.remove(handle);
                 Err(ECONNREFUSED)
             }
+            Some(_) => {
+                inner.services.remove(handle);
+                Err(err)
+            }
+            // Opened, closed and its SERVICE_CLOSED delivered: every callback is over.
+            None => Err(ECONNREFUSED),
         }
+    }
+
+    /// The error of an API call on a dead device, returned once no callback batch is in
+    /// flight any more (the threads stop, so it ends soon): the caller may then free what
+    /// its callbacks use. Gives up after the reply timeout (logged).
+    fn quiesce<'a>(&'a self, mut inner: InnerGuard<'a>) -> Error {
+        let start = kernel::time::Instant::<kernel::time::Monotonic>::now();
+        let limit = kernel::time::Delta::from_millis(i64::from(crate::state::REPLY_TIMEOUT_MS));
+        while inner.delivering != 0 {
+            if start.elapsed() >= limit {
+                pr_warn!("vchiq: a client callback does not return after unbind\n");
+                break;
+            }
+            drop(inner);
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+            inner = self.inner.lock();
+        }
+        ESHUTDOWN
     }
 
     /// Creates a server service that the VideoCore may open (`vchiq_add_service`): hidden
@@ -111,10 +143,7 @@ impl VchiqState {
         if params.fourcc == 0 {
             return Err(EINVAL);
         }
-        let mut inner = self.inner.lock();
-        if inner.dead {
-            return Err(ESHUTDOWN);
-        }
+        let mut inner = self.lock_live()?;
         let handle = inner
             .engine
             .add_service(params, ServerOptions::default())
@@ -135,8 +164,15 @@ impl VchiqState {
 
     /// [`VchiqState::remove`], with waits that signals do not end unless `interruptible`.
     pub(crate) fn remove_as(&self, handle: Handle, interruptible: bool) -> Result {
+        self.remove_wait(handle, interruptible)
+            .map_err(|e| self.settle_dead(e))
+    }
+
+    fn remove_wait(&self, handle: Handle, interruptible: bool) -> Result {
         {
-            let mut inner = self.inner.lock();
+            // Dead first: removing a server the VideoCore opened queues a CLOSE into the
+            // transmit slots, which may be freed memory after unbind.
+            let mut inner = self.lock_live()?;
             let e = inner.services.get(handle).ok_or(EINVAL)?;
             match (e.phase, e.server) {
                 (Phase::Listening, _) => {
@@ -155,7 +191,7 @@ impl VchiqState {
                 _ => {}
             }
         }
-        self.close_as(handle, interruptible)
+        self.close_wait(handle, interruptible)
     }
 
     /// Closes a service and waits until the VideoCore has acknowledged it and the client has
@@ -165,8 +201,23 @@ impl VchiqState {
     }
 
     /// [`VchiqState::close`], with waits that signals do not end unless `interruptible`.
+    /// On an unbound device (`ESHUTDOWN`) it returns once no callback batch is in flight.
     pub(crate) fn close_as(&self, handle: Handle, interruptible: bool) -> Result {
-        let mut inner = self.inner.lock();
+        self.close_wait(handle, interruptible)
+            .map_err(|e| self.settle_dead(e))
+    }
+
+    /// `e`, after [`VchiqState::quiesce`] if it says the device is gone.
+    fn settle_dead(&self, e: Error) -> Error {
+        if e == ESHUTDOWN {
+            self.quiesce(self.inner.lock())
+        } else {
+            e
+        }
+    }
+
+    fn close_wait(&self, handle: Handle, interruptible: bool) -> Result {
+        let mut inner = self.lock_live()?;
         match inner.services.get(handle).map(|e| e.phase) {
             // Nothing to close (mainline: EINVAL); `remove` frees a listening server.
             None | Some(Phase::Listening) => return Err(EINVAL),
@@ -208,9 +259,27 @@ impl VchiqState {
         Ok(())
     }
 
+    /// Sends the CLOSE of `handle` without waiting for the VideoCore (a shutdown that already
+    /// timed out once): a listening server is removed, anything else closed, with the slot
+    /// handler retrying the CLOSE if no slot is free (`Inner::orphans`). The VideoCore's
+    /// listener is freed when its CLOSE arrives; the caller then detaches the service.
+    pub(crate) fn close_nowait(&self, handle: Handle) {
+        let Ok(mut inner) = self.lock_live() else {
+            return;
+        };
+        match inner.services.get(handle).map(|e| e.phase) {
+            Some(Phase::Listening) => {
+                let _ = inner.engine.remove_service(handle);
+            }
+            Some(Phase::Open | Phase::Opening) => inner.abandon(handle),
+            _ => {}
+        }
+        self.flush_doorbell(&mut inner);
+    }
+
     /// Queues a DATA message, waiting for slots or quota if needed.
     pub(crate) fn queue_message(&self, handle: Handle, data: &[u8]) -> Result {
-        let inner = self.inner.lock();
+        let inner = self.lock_live()?;
         let mut inner = self.wait_changed(inner, |i| {
             if i.services
                 .get(handle)
@@ -231,10 +300,7 @@ impl VchiqState {
     /// Releases a message delivered to `handle`'s client; `header` is the pointer it got.
     pub(crate) fn release_message(&self, handle: Handle, header: *const u8) -> Result {
         let off = self.slot_offset(header).ok_or(EINVAL)?;
-        let mut inner = self.inner.lock();
-        if inner.dead {
-            return Err(ESHUTDOWN);
-        }
+        let mut inner = self.lock_live()?;
         // Drop it from the hold queue too, if it was pushed there.
         if let Some(e) = inner.services.get(handle) {
             e.queue.retain(|h| *h != off);
@@ -256,10 +322,7 @@ impl VchiqState {
         buf: &mut [u8],
     ) -> Result<u32> {
         let off = self.slot_offset(header).ok_or(EINVAL)?;
-        let inner = self.inner.lock();
-        if inner.dead {
-            return Err(ESHUTDOWN);
-        }
+        let inner = self.lock_live()?;
         self.copy_held(&inner, handle, off, buf)
     }
 
@@ -271,10 +334,7 @@ impl VchiqState {
         buf: &mut [u8],
     ) -> Result<u32> {
         let off = self.slot_offset(header).ok_or(EINVAL)?;
-        let mut inner = self.inner.lock();
-        if inner.dead {
-            return Err(ESHUTDOWN);
-        }
+        let mut inner = self.lock_live()?;
         let size = self.copy_held(&inner, handle, off, buf)?;
         if let Some(e) = inner.services.get(handle) {
             e.queue.retain(|h| *h != off);
@@ -294,6 +354,9 @@ impl VchiqState {
         buf: &mut [u8],
     ) -> Result<u32> {
         let msg = inner.services.held_msg(handle, off).ok_or(EINVAL)?;
+        // The engine must still hold its slot (same epoch): a message a close released may
+        // have had its slot recycled, and the bytes there are another message's.
+        inner.engine.read(&msg, &mut []).map_err(|_| EINVAL)?;
         let total = HEADER_SIZE
             .checked_add(msg.size)
             .filter(|t| *t <= HEADER_SIZE + MAX_MSG_SIZE)
@@ -312,7 +375,7 @@ impl VchiqState {
     /// `vchiq_msg_queue_push`: keeps a delivered message for a later `msg_hold`.
     pub(crate) fn msg_queue_push(&self, handle: Handle, header: *const u8) -> Result {
         let off = self.slot_offset(header).ok_or(EINVAL)?;
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         if !inner.services.holds(handle, off) {
             return Err(EINVAL);
         }
@@ -323,7 +386,7 @@ impl VchiqState {
 
     /// `vchiq_msg_hold`: the oldest pushed message, if any.
     pub(crate) fn msg_hold(&self, handle: Handle) -> Option<*mut u8> {
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live().ok()?;
         let e = inner.services.get(handle)?;
         if e.queue.is_empty() {
             return None;
@@ -334,7 +397,7 @@ impl VchiqState {
 
     /// The version the VideoCore's service announced.
     pub(crate) fn peer_version(&self, handle: Handle) -> Result<u16> {
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         inner
             .services
             .get(handle)
@@ -342,7 +405,9 @@ impl VchiqState {
             .ok_or(EINVAL)
     }
 
-    /// The user data a service was opened with.
+    /// The user data a service was opened with. It works after unbind too (it reads only the
+    /// registry): a callback batch in flight when the device died still looks its services
+    /// up, and the typed API frees a kept handler only once this no longer finds it.
     pub(crate) fn service_userdata(&self, handle: Handle) -> Option<*mut c_void> {
         let mut inner = self.inner.lock();
         inner.services.get(handle).map(|e| e.client.userdata)
@@ -351,7 +416,7 @@ impl VchiqState {
     /// `vchiq_use_service` / `vchiq_release_service`: the use count, which keeps the
     /// VideoCore awake on a Pi. Counted and shown in debugfs; no power management exists.
     pub(crate) fn use_service(&self, handle: Handle, up: bool) -> Result {
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         let e = inner.services.get(handle).ok_or(EINVAL)?;
         if up {
             e.use_count = e.use_count.checked_add(1).ok_or(EINVAL)?;
@@ -376,8 +441,13 @@ impl VchiqState {
             }
         }
         for h in mine {
-            for m in inner.services.take_held(h) {
-                let _ = inner.engine.release(&m);
+            let held = inner.services.take_held(h);
+            // After unbind the messages' slots may be freed memory: they are only forgotten
+            // (the engine that counted them is gone with the device).
+            if !inner.dead {
+                for m in held {
+                    let _ = inner.engine.release(&m);
+                }
             }
             inner.services.remove(h);
         }
@@ -407,6 +477,30 @@ impl VchiqState {
             }
         }
         v
+    }
+
+    /// A blocking bulk transfer of kernel memory whose wait nothing interrupts: it returns
+    /// only once the transfer has ended (`Ok`, `EINVAL` if aborted: the service closed) or,
+    /// after unbind (`ESHUTDOWN`), once the teardown has unmapped it. The buffer may be
+    /// reused as soon as it returns; the typed API's safe blocking bulks rely on that.
+    pub(crate) fn bulk_kernel_blocking(
+        &self,
+        handle: Handle,
+        buf: *const u8,
+        len: u32,
+        dir: BulkDir,
+    ) -> Result {
+        let client = self.open_client(handle)?;
+        let transfer = Transfer::new_kernel(&self.dev, buf, len, dir)?;
+        let cookie = self.bulk_queue(
+            handle,
+            client,
+            transfer,
+            dir,
+            Mode::Blocking,
+            core::ptr::null_mut(),
+        )?;
+        self.bulk_wait_as(cookie, client.instance, false)
     }
 
     /// Queues a bulk transfer of kernel memory. In blocking mode waits for the outcome
@@ -454,7 +548,8 @@ impl VchiqState {
 
     /// The client of an open service.
     fn open_client(&self, handle: Handle) -> Result<Client> {
-        let mut inner = self.inner.lock();
+        // Before any page is pinned or mapped: after unbind, `ESHUTDOWN` and nothing else.
+        let mut inner = self.lock_live()?;
         let e = inner.services.get(handle).ok_or(EINVAL)?;
         if e.phase != Phase::Open {
             return Err(EINVAL);
@@ -474,7 +569,7 @@ impl VchiqState {
     ) -> Result<u32> {
         let len = transfer.len();
         let cls = self.platform.cache_line_size();
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         if transfer.needs_fragment(cls) {
             let mut frag = None;
             inner = self.wait_changed(inner, |i| {
@@ -540,14 +635,24 @@ impl VchiqState {
     /// waited for again), `ESHUTDOWN` if the device went away. No timeout: the transfer owns
     /// its buffer until it ends.
     pub(crate) fn bulk_wait(&self, cookie: u32, instance: *mut c_void) -> Result {
+        self.bulk_wait_as(cookie, instance, true)
+    }
+
+    /// [`VchiqState::bulk_wait`]; unless `interruptible`, no signal ends the wait, and after
+    /// unbind it returns only once the teardown has unmapped the transfer (the VideoCore
+    /// may write the buffer until then).
+    fn bulk_wait_as(&self, cookie: u32, instance: *mut c_void, interruptible: bool) -> Result {
         let mut inner = self.inner.lock();
         loop {
-            if inner.dead {
+            let outcome = match inner.bulks.get(cookie) {
+                Some(e) if e.mode == Mode::Blocking && e.is_of(instance) => Some(e.outcome),
+                _ => None,
+            };
+            if inner.dead && (interruptible || outcome.is_none()) {
                 return Err(ESHUTDOWN);
             }
-            let outcome = match inner.bulks.get(cookie) {
-                Some(e) if e.mode == Mode::Blocking && e.is_of(instance) => e.outcome,
-                _ => return Err(EINVAL),
+            let Some(outcome) = outcome else {
+                return Err(EINVAL);
             };
             match outcome {
                 Outcome::Done(_) => {
@@ -560,8 +665,21 @@ impl VchiqState {
                 }
                 Outcome::Pending => {}
             }
-            if self.changed.wait_interruptible(&mut inner) {
-                return Err(EINTR);
+            if interruptible {
+                if self.changed.wait_interruptible(&mut inner) {
+                    return Err(EINTR);
+                }
+                continue;
+            }
+            // The teardown clears the table without a wake-up: look again now and then.
+            let left = kernel::time::msecs_to_jiffies(BULK_RECHECK_MS);
+            if let kernel::sync::CondVarTimeoutResult::Signal { .. } =
+                self.changed.wait_interruptible_timeout(&mut inner, left)
+            {
+                // A pending signal ends every interruptible sleep at once: poll instead.
+                drop(inner);
+                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+                inner = self.inner.lock();
             }
         }
     }
@@ -584,7 +702,7 @@ impl VchiqState {
 
     /// `SET_SERVICE_OPTION` for the quotas: 0 keeps the current value.
     pub(crate) fn set_quota(&self, handle: Handle, slot_quota: u16, msg_quota: u16) -> Result {
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         inner.services.get(handle).ok_or(EINVAL)?;
         inner
             .engine
@@ -597,7 +715,7 @@ impl VchiqState {
 
     /// The client id of a service (the VideoCore's, for services it opened; ours otherwise).
     pub(crate) fn client_id(&self, handle: Handle) -> Result<u32> {
-        let inner = self.inner.lock();
+        let inner = self.lock_live()?;
         inner.engine.client_id(handle).map_err(to_kernel_err)
     }
 }

@@ -64,6 +64,8 @@ matches_header!(
     vchiq_rs_read_message,
     vchiq_rs_take_message,
     vchiq_rs_client_id,
+    vchiq_rs_set_client_id,
+    vchiq_rs_bulk_kernel_blocking,
 );
 
 // The message header as the C header defines it is the engine's wire header.
@@ -86,6 +88,8 @@ const _: () = {
 pub(crate) struct Instance {
     core: Arc<VchiqState>,
     connected: Atomic<bool>,
+    /// The client id sent with each OPEN; 0: the opening thread's pid.
+    client_id: Atomic<u32>,
 }
 
 fn errno(r: Result) -> c_int {
@@ -177,6 +181,7 @@ pub(crate) unsafe extern "C" fn vchiq_initialise(
         Instance {
             core: core.into(),
             connected: Atomic::new(false),
+            client_id: Atomic::new(0),
         },
         GFP_KERNEL,
     ) {
@@ -203,11 +208,15 @@ pub(crate) unsafe extern "C" fn vchiq_shutdown(instance: *mut vchiq_instance) ->
     let instance = token(instance);
     // Signals do not cut these waits short (a process being killed closes its instances):
     // every close waits for its SERVICE_CLOSED delivery, or for the reply timeout.
+    let mut timed_out = false;
     for h in inst.core.services_of(instance) {
         // A VideoCore that does not answer cannot stop the shutdown: after one close timed
-        // out, the other services are only detached below, not waited for one by one.
-        if inst.core.remove_as(h, false) == Err(ETIMEDOUT) {
-            break;
+        // out, the others are sent their CLOSE without waiting (so that the VideoCore's
+        // listeners are freed when it answers) and detached below.
+        if timed_out {
+            inst.core.close_nowait(h);
+        } else if inst.core.remove_as(h, false) == Err(ETIMEDOUT) {
+            timed_out = true;
         }
     }
     if !inst.core.detach(instance) {
@@ -296,7 +305,10 @@ pub(crate) unsafe extern "C" fn vchiq_open_service(
     if !inst.connected.load(Acquire) {
         return ENOTCONN.to_errno();
     }
-    let pid = kernel::current!().pid() as u32;
+    let pid = match inst.client_id.load(Acquire) {
+        0 => kernel::current!().pid() as u32,
+        id => id,
+    };
     // SAFETY: `pservice` was checked non-null by `service_args`; valid (caller's contract).
     unsafe { put_handle(pservice, inst.core.open(params, client, pid)) }
 }
@@ -505,6 +517,31 @@ pub(crate) unsafe extern "C" fn vchiq_bulk_receive(
     ))
 }
 
+/// A blocking bulk of kernel memory that no signal interrupts (`dir` 0 transmits, 1
+/// receives): returns once the transfer has ended, or after unbind once it is unmapped.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `data` valid for `size` bytes (writable for a receive)
+/// until the call returns.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_bulk_kernel_blocking(
+    instance: *mut vchiq_instance,
+    service: c_uint,
+    data: *mut c_void,
+    size: c_uint,
+    dir: c_int,
+) -> c_int {
+    let dir = match dir {
+        0 => BulkDir::Transmit,
+        1 => BulkDir::Receive,
+        _ => return EINVAL.to_errno(),
+    };
+    with_instance!(instance, EINVAL.to_errno(), |core| errno(
+        core.bulk_kernel_blocking(Handle(service), data.cast_const().cast(), size, dir)
+    ))
+}
+
 /// The user data a service was opened with (null if the handle is unknown).
 ///
 /// # Safety
@@ -669,6 +706,19 @@ pub(crate) unsafe extern "C" fn vchiq_rs_client_id(
             Err(e) => e.to_errno(),
         }
     )
+}
+
+/// Sets the client id that the instance's later opens send (0: the opening thread's pid).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_set_client_id(instance: *mut vchiq_instance, id: c_uint) {
+    // SAFETY: the caller's contract of the exported function.
+    if let Ok(inst) = unsafe { self::instance(instance) } {
+        inst.client_id.store(id, Release);
+    }
 }
 
 /// Copies a message delivered to this instance's service `service` (header pointer from the

@@ -144,6 +144,7 @@ fn write_state(core: &Arc<VchiqState>, f: &mut fmt::Formatter<'_>) -> fmt::Resul
         U64(b.bytes)
     )?;
     writeln!(f, "held messages: {}", inner.services.held_count())?;
+    writeln!(f, "delivering: {}", inner.delivering)?;
     for s in inner.services.entries() {
         let (port, state) = (s.handle.port(), e.service_state(s.handle));
         writeln!(

@@ -185,8 +185,13 @@ fn probe_with<'bound>(
     // SAFETY: as above; the fragment pool follows the slots in the same allocation.
     let frag_shm = unsafe { RawShm::new(base.add(slots), frags as u32) };
     let frag_bus = bus.checked_add(slots as u32).ok_or(EINVAL)?;
-    let engine =
+    let mut engine =
         Engine::init_arm(shm, new_tables()?, [frag_bus, FRAGMENTS]).map_err(to_kernel_err)?;
+    // Callbacks are delivered in batches after the engine has parsed on: the VideoCore's
+    // CLOSE must not hand back a message whose MESSAGE_AVAILABLE is still to be delivered.
+    // The slot handler releases a closed connection's messages after its SERVICE_CLOSED
+    // callback.
+    engine.set_keep_held_on_close(true);
     let core = VchiqState::new(pdev.as_ref(), engine, frag_shm, platform)?;
     let threads = Threads::start(&core)?;
     let irq_core = core.clone();

@@ -40,5 +40,7 @@ EXPORT_SYMBOL_GPL(vchiq_rs_bulk_wait);
 EXPORT_SYMBOL_GPL(vchiq_rs_bulk_forget);
 EXPORT_SYMBOL_GPL(vchiq_rs_set_quota);
 EXPORT_SYMBOL_GPL(vchiq_rs_client_id);
+EXPORT_SYMBOL_GPL(vchiq_rs_set_client_id);
+EXPORT_SYMBOL_GPL(vchiq_rs_bulk_kernel_blocking);
 EXPORT_SYMBOL_GPL(vchiq_rs_take_message);
 EXPORT_SYMBOL_GPL(vchiq_rs_read_message);

@@ -69,6 +69,10 @@ pub(crate) struct Entry {
     pub(crate) queue: KVec<u32>,
     /// Messages delivered to the client.
     pub(crate) messages: u32,
+    /// Which connection of the service this is (a server is opened again and again): bumped
+    /// by every OPENACK, recorded with each held message, so that a close releases only its
+    /// own connection's messages.
+    pub(crate) conn: u32,
 }
 
 /// A message delivered to a client and not yet released.
@@ -80,6 +84,8 @@ pub(crate) struct Held {
     pub(crate) header: u32,
     /// The engine's reference.
     pub(crate) msg: MsgRef,
+    /// The connection it came on (`Entry::conn`).
+    pub(crate) conn: u32,
 }
 
 /// All services opened through the API.
@@ -126,6 +132,7 @@ impl Registry {
                 use_count: 0,
                 queue: KVec::new(),
                 messages: 0,
+                conn: 0,
             },
             GFP_KERNEL,
         )?;
@@ -146,10 +153,19 @@ impl Registry {
 
     /// Takes the messages `handle`'s client still holds, so that the caller can release them.
     pub(crate) fn take_held(&mut self, handle: Handle) -> KVec<MsgRef> {
+        self.take_held_if(|h| h.handle == handle)
+    }
+
+    /// Takes the messages of connection `conn` of `handle` that its client still holds.
+    pub(crate) fn take_held_of(&mut self, handle: Handle, conn: u32) -> KVec<MsgRef> {
+        self.take_held_if(|h| h.handle == handle && h.conn == conn)
+    }
+
+    fn take_held_if(&mut self, mut pick: impl FnMut(&Held) -> bool) -> KVec<MsgRef> {
         let mut out = KVec::new();
         let mut i = 0;
         while i < self.held.len() {
-            if self.held.get(i).is_some_and(|h| h.handle == handle) {
+            if self.held.get(i).is_some_and(&mut pick) {
                 if let Ok(h) = self.held.remove(i) {
                     // Capacity was reserved by the pushes of `hold`; a failure only means the
                     // engine releases the message when the service's slot is recycled.
@@ -162,13 +178,14 @@ impl Registry {
         out
     }
 
-    /// Records a message delivered to `handle`'s client.
-    pub(crate) fn hold(&mut self, handle: Handle, header: u32, msg: MsgRef) -> Result {
+    /// Records a message delivered to `handle`'s client, on connection `conn`.
+    pub(crate) fn hold(&mut self, handle: Handle, header: u32, msg: MsgRef, conn: u32) -> Result {
         self.held.push(
             Held {
                 handle,
                 header,
                 msg,
+                conn,
             },
             GFP_KERNEL,
         )?;

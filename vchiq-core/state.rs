@@ -18,8 +18,8 @@ use kernel::device::Device;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Atomic, Relaxed};
-use kernel::sync::{Arc, CondVar, Mutex, SpinLockIrq};
-use kernel::time::{msecs_to_jiffies, Jiffies};
+use kernel::sync::{Arc, CondVar, CondVarTimeoutResult, Mutex, SpinLockIrq};
+use kernel::time::{msecs_to_jiffies, Delta, Instant, Monotonic};
 use kernel::{new_condvar, new_mutex, new_spinlock_irq};
 
 /// The engine as the ARM side instantiates it.
@@ -224,6 +224,18 @@ impl VchiqState {
         )
     }
 
+    /// Takes the engine lock for an API call: `ESHUTDOWN` once the device is dead. Every entry
+    /// point of the service API starts here, before it touches the engine, the registry's
+    /// messages or the device (pages pinned or mapped for a bulk): after unbind the slot
+    /// memory may be freed, and the engine's window points into it.
+    pub(crate) fn lock_live(&self) -> Result<InnerGuard<'_>> {
+        let inner = self.inner.lock();
+        if inner.dead {
+            return Err(ESHUTDOWN);
+        }
+        Ok(inner)
+    }
+
     /// Rings the VideoCore if the engine asks for it. Called with `inner` held.
     pub(crate) fn flush_doorbell(&self, inner: &mut Inner) {
         if !inner.dead && inner.engine.take_doorbell() {
@@ -383,7 +395,10 @@ impl VchiqState {
         mut done: impl FnMut(&mut Inner) -> Result<bool>,
         interruptible: bool,
     ) -> Result<InnerGuard<'a>> {
-        let mut left: Jiffies = msecs_to_jiffies(REPLY_TIMEOUT_MS);
+        // A deadline in time, not a budget of jiffies: the uninterruptible path below sleeps
+        // a millisecond at a time, which is not a jiffy at every HZ.
+        let start = Instant::<Monotonic>::now();
+        let timeout = Delta::from_millis(i64::from(REPLY_TIMEOUT_MS));
         loop {
             if guard.dead {
                 return Err(ESHUTDOWN);
@@ -391,23 +406,24 @@ impl VchiqState {
             if done(&mut guard)? {
                 return Ok(guard);
             }
-            if left == 0 {
+            let spent = start.elapsed();
+            if spent >= timeout {
                 self.counters.timeouts.add(1, Relaxed);
                 return Err(ETIMEDOUT);
             }
+            let left_ms = (timeout - spent)
+                .as_millis_ceil()
+                .clamp(1, i64::from(u32::MAX));
+            let left = msecs_to_jiffies(left_ms as u32);
             match self.changed.wait_interruptible_timeout(&mut guard, left) {
-                kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
-                kernel::sync::CondVarTimeoutResult::Timeout => left = 0,
-                kernel::sync::CondVarTimeoutResult::Signal { .. } if interruptible => {
-                    return Err(EINTR)
-                }
-                kernel::sync::CondVarTimeoutResult::Signal { .. } => {
+                CondVarTimeoutResult::Woken { .. } | CondVarTimeoutResult::Timeout => {}
+                CondVarTimeoutResult::Signal { .. } if interruptible => return Err(EINTR),
+                CondVarTimeoutResult::Signal { .. } => {
                     // A pending signal makes every interruptible sleep return at once: poll
                     // instead, a millisecond at a time, without the lock.
                     drop(guard);
-                    kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+                    kernel::time::delay::fsleep(Delta::from_millis(1));
                     guard = self.inner.lock();
-                    left = left.saturating_sub(msecs_to_jiffies(1));
                 }
             }
         }

@@ -6,13 +6,15 @@
 //! * `vchiq-recy` takes back the slots the VideoCore has finished with (recycle event) and
 //!   wakes senders waiting for slots or quota. It must be separate from the slot handler:
 //!   a client callback that blocks for slot space would otherwise wait for itself.
-//! * `vchiq-sync` receives messages of synchronous services (sync-trigger event).
+//! * `vchiq-sync` waits for the sync-trigger event and has the slot handler parse the sync
+//!   slot: the slot handler is the only thread that calls clients.
 //! * `vchiq-keep` keeps the VideoCore's use count: the slot handler only counts its
 //!   REMOTE_USE and REMOTE_RELEASE messages and wakes it; it acks every use with
 //!   REMOTE_USE_ACTIVE (which may have to wait for slots, so the slot handler must not).
 //!
 //! The first three sleep on their own event with the arm/check/sleep protocol of
-//! `VchiqState::wait_event` and call clients without holding the engine lock; the keepalive thread
+//! `VchiqState::wait_event`; the slot handler calls clients without holding the engine lock,
+//! one batch at a time (see `Documentation/architecture.md`, "Delivery"); the keepalive thread
 //! sleeps on a local flag (`VchiqState::wait_keepalive`).
 
 use crate::bulk::{Mode, Outcome};
@@ -27,9 +29,14 @@ use core::ffi::c_void;
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
 use kernel::sync::Arc;
+use kernel::time::msecs_to_jiffies;
 
 /// Outputs handled per engine lock: bounds the time the lock is held.
 const BATCH: usize = 16;
+
+/// How often the sync thread looks again whether the slot handler has taken the sync slot's
+/// message (it is also woken by every delivered batch).
+const SYNC_RECHECK_MS: u32 = 20;
 
 /// A callback to make once the engine lock is dropped.
 #[derive(Clone, Copy)]
@@ -39,6 +46,8 @@ pub(crate) struct Delivery {
     header: *mut c_void,
     handle: u32,
     cb_data: *mut c_void,
+    /// The connection it concerns (`services::Entry::conn`; 0 where it does not matter).
+    conn: u32,
 }
 
 impl Delivery {
@@ -78,7 +87,9 @@ pub(crate) fn handle_output(core: &VchiqState, inner: &mut Inner, o: Output) -> 
         } => {
             let mut opened = None;
             if let Some(e) = inner.services.get(handle) {
-                if e.phase == Phase::Listening {
+                // `Closed`: the VideoCore closed and reopened the server in one batch; its
+                // SERVICE_CLOSED is queued before this.
+                if e.server && matches!(e.phase, Phase::Listening | Phase::Closed) {
                     // The VideoCore opened one of our servers: tell its client.
                     opened = Some(Delivery {
                         client: e.client,
@@ -86,9 +97,11 @@ pub(crate) fn handle_output(core: &VchiqState, inner: &mut Inner, o: Output) -> 
                         header: core::ptr::null_mut(),
                         handle: handle.0,
                         cb_data: core::ptr::null_mut(),
+                        conn: 0,
                     });
                 }
                 e.phase = Phase::Open;
+                e.conn = e.conn.wrapping_add(1);
                 e.peer_version = peer_version;
             } else {
                 // Nobody waits for it any more (the open timed out or was interrupted).
@@ -111,18 +124,21 @@ pub(crate) fn handle_output(core: &VchiqState, inner: &mut Inner, o: Output) -> 
             let target = inner.services.get(handle).and_then(|e| {
                 (e.phase == Phase::Open).then(|| {
                     e.messages = e.messages.wrapping_add(1);
-                    e.client
+                    (e.client, e.conn)
                 })
             });
             let ptr = core.slot_ptr(header);
             match (target, ptr) {
-                (Some(client), Some(ptr)) if inner.services.hold(handle, header, msg).is_ok() => {
+                (Some((client, conn)), Some(ptr))
+                    if inner.services.hold(handle, header, msg, conn).is_ok() =>
+                {
                     Some(Delivery {
                         client,
                         reason: Reason::MessageAvailable,
                         header: ptr.cast(),
                         handle: handle.0,
                         cb_data: core::ptr::null_mut(),
+                        conn,
                     })
                 }
                 _ => {
@@ -135,22 +151,26 @@ pub(crate) fn handle_output(core: &VchiqState, inner: &mut Inner, o: Output) -> 
         Output::Closed { handle } => {
             let client = inner.services.get(handle).map(|e| {
                 e.phase = Phase::Closed;
-                e.client
+                (e.client, e.conn)
             });
-            for m in inner.services.take_held(handle) {
-                let _ = inner.engine.release(&m);
-            }
             if client.is_none() {
+                for m in inner.services.take_held(handle) {
+                    let _ = inner.engine.release(&m);
+                }
                 core.changed.notify_all();
             }
+            // With a client, its held messages are released only after its SERVICE_CLOSED
+            // callback (`pump`): a MESSAGE_AVAILABLE earlier in this batch has not been
+            // delivered yet, and its callback must find the message still held.
             // The entry stays until its SERVICE_CLOSED callback has run (`pump` reaps it), so
             // that the callback can still look up the service's user data.
-            client.map(|client| Delivery {
+            client.map(|(client, conn)| Delivery {
                 client,
                 reason: Reason::ServiceClosed,
                 header: core::ptr::null_mut(),
                 handle: handle.0,
                 cb_data: core::ptr::null_mut(),
+                conn,
             })
         }
         Output::BulkDone {
@@ -232,12 +252,17 @@ fn bulk_done(
         header: core::ptr::null_mut(),
         handle,
         cb_data: userdata,
+        conn: 0,
     })
 }
 
-/// Drains the engine's outputs for `w` (trigger or sync trigger), delivering callbacks
-/// without the lock.
-fn pump(core: &VchiqState, w: Wait) {
+/// Drains the engine's outputs, the slot handler's and the sync slot's (they share one output
+/// queue), delivering callbacks without the lock.
+///
+/// Only the slot handler thread runs this: it is the one thread that calls clients, so a
+/// service's callbacks run one at a time and in the engine's order, and a close that waited
+/// for SERVICE_CLOSED knows no callback of its service is still running.
+fn pump(core: &VchiqState) {
     loop {
         let mut batch: [Option<Delivery>; BATCH] = [None; BATCH];
         let mut more = false;
@@ -246,12 +271,12 @@ fn pump(core: &VchiqState, w: Wait) {
             if inner.dead {
                 return;
             }
-            inner.engine.ack(w);
+            inner.engine.ack(Wait::Trigger);
             retry_orphans(&mut inner);
             for slot in batch.iter_mut() {
-                let r = match w {
-                    Wait::SyncTrigger => inner.engine.poll_sync(),
-                    _ => inner.engine.poll(),
+                let r = match inner.engine.poll() {
+                    Ok(None) => inner.engine.poll_sync(),
+                    r => r,
                 };
                 match r {
                     Ok(Some(o)) => {
@@ -290,15 +315,28 @@ fn pump(core: &VchiqState, w: Wait) {
             for d in batch.iter().flatten() {
                 if d.reason == Reason::ServiceClosed {
                     let h = crate::engine::Handle(d.handle);
-                    // A server whose close put it back to listening stays; anything else
-                    // is forgotten now that its client has seen the close.
+                    // Every callback of the batch before SERVICE_CLOSED has run: what the
+                    // client still holds of the service goes back to the VideoCore now (not
+                    // after unbind, when the slots may be freed memory).
+                    let held = inner.services.take_held_of(h, d.conn);
+                    if !inner.dead {
+                        for m in held {
+                            let _ = inner.engine.release(&m);
+                        }
+                    }
+                    // A server whose close put it back to listening stays, and so does one
+                    // the VideoCore opened again in this batch (`Open`: its SERVICE_OPENED
+                    // followed); anything else is forgotten now that its client has seen
+                    // the close.
                     let listens = inner.engine.service_state(h) == Ok(SrvState::Listening);
                     match inner.services.get(h) {
+                        Some(e) if e.server && e.phase == Phase::Open => {}
                         Some(e) if e.server && listens => e.phase = Phase::Listening,
                         _ => inner.services.remove(h),
                     }
                 }
             }
+            core.flush_doorbell(&mut inner);
             core.changed.notify_all();
         }
         if !more {
@@ -338,7 +376,7 @@ pub(crate) struct SlotThread(pub(crate) Arc<VchiqState>);
 impl ThreadBody for SlotThread {
     fn run(&self) {
         while self.0.wait_event(Wait::Trigger, true) {
-            pump(&self.0, Wait::Trigger);
+            pump(&self.0);
         }
     }
 }
@@ -372,13 +410,31 @@ impl ThreadBody for RecycleThread {
     }
 }
 
-/// The synchronous-message receiver.
+/// The sync-trigger waiter: it hands the VideoCore's sync-slot messages to the slot handler,
+/// which parses and delivers them with the rest ([`pump`]). It never pops the engine's
+/// output queue itself: two threads popping one queue delivered one service's callbacks
+/// concurrently and out of order.
 pub(crate) struct SyncThread(pub(crate) Arc<VchiqState>);
 
 impl ThreadBody for SyncThread {
     fn run(&self) {
-        while self.0.wait_event(Wait::SyncTrigger, false) {
-            pump(&self.0, Wait::SyncTrigger);
+        let core = &self.0;
+        while core.wait_event(Wait::SyncTrigger, false) {
+            let mut inner = core.inner.lock();
+            if inner.dead {
+                return;
+            }
+            inner.engine.ack(Wait::SyncTrigger);
+            drop(inner);
+            core.kick();
+            // Until the slot handler has parsed the sync slot, the event keeps saying there
+            // is work: wait for that rather than spin (a batch of callbacks may take long).
+            let mut inner = core.inner.lock();
+            while !inner.dead && inner.engine.has_work(Wait::SyncTrigger) && !core.stopping() {
+                let _ = core
+                    .changed
+                    .wait_interruptible_timeout(&mut inner, msecs_to_jiffies(SYNC_RECHECK_MS));
+            }
         }
     }
 }

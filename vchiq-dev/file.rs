@@ -47,6 +47,9 @@ impl DevFile {
             GFP_KERNEL,
         )?;
         let instance = Instance::unconnected(state)?;
+        // GET_CLIENT_ID reports, and the VideoCore sees, the opener's process id (mainline:
+        // the tgid at open), not the id of whichever thread creates a service.
+        instance.set_client_id(kernel::current!().tgid() as u32);
         KBox::pin_init(
             pin_init!(Self {
                 instance,

@@ -30,6 +30,9 @@ pub(crate) fn run(k: &Arc<Ktest>, cmd: &str, out: &mut Report) -> Result {
     let mut words = cmd.split_whitespace();
     let name = words.next().ok_or(EINVAL)?;
     let arg: Option<u32> = words.next().and_then(|w| w.parse().ok());
+    if let Some(r) = crate::races::run(k, cmd, out) {
+        return r;
+    }
     let inst = k.instance()?;
     match name {
         "echo" => echo(&inst, arg.unwrap_or(10_000), out),
@@ -410,7 +413,7 @@ fn close_in_flight(inst: &Instance, out: &mut Report) -> Result {
                 ..
             } => aborted = true,
             Ev::Closed => closed = true,
-            Ev::Bulk { .. } => return Err(EPROTO),
+            Ev::Bulk { .. } | Ev::Opened => return Err(EPROTO),
         }
     }
     out.line(format_args!(
@@ -436,7 +439,7 @@ fn remote_close(inst: &Instance, out: &mut Report) -> Result {
         match c.wait(15_000) {
             Ok(Ev::Closed) => break,
             Ok(Ev::Msg(_)) => continue,
-            Ok(Ev::Bulk { .. }) => return Err(EPROTO),
+            Ok(Ev::Bulk { .. } | Ev::Opened) => return Err(EPROTO),
             Err(e) => {
                 out.line(format_args!("remote-close: no SERVICE_CLOSED: {e:?}"));
                 return Err(e);

@@ -72,6 +72,8 @@ pub(crate) enum Ev {
     },
     /// The service closed.
     Closed,
+    /// The VideoCore opened the (server) service.
+    Opened,
 }
 
 /// Collects a service's events for the test thread.
@@ -94,7 +96,7 @@ impl Collector {
         )
     }
 
-    fn push(&self, e: Ev) {
+    pub(crate) fn push(&self, e: Ev) {
         let mut q = self.q.lock();
         if q.push(e, GFP_KERNEL).is_err() {
             pr_err!("vchiq-ktest: event lost (out of memory)\n");
@@ -153,6 +155,10 @@ impl Handler for Collector {
 
     fn closed(&self, _svc: ServiceRef<'_>) {
         self.push(Ev::Closed);
+    }
+
+    fn opened(&self, _svc: ServiceRef<'_>) {
+        self.push(Ev::Opened);
     }
 }
 

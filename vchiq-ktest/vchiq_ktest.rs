@@ -20,6 +20,7 @@ mod vchiq;
 mod bench;
 #[path = "../vchiq-core/fmt64.rs"]
 mod fmt64;
+mod races;
 mod tests;
 mod util;
 
@@ -39,6 +40,9 @@ pub(crate) struct Ktest {
     /// Report of the last run.
     #[pin]
     result: Mutex<KVec<u8>>,
+    /// The session of a test run in steps (`races.rs`).
+    #[pin]
+    stash: Mutex<Option<races::Stash>>,
 }
 
 impl Ktest {
@@ -97,6 +101,7 @@ impl auxiliary::Driver for KtestDriver {
             pin_init!(Ktest {
                 state,
                 result <- new_mutex!(KVec::new(), "Ktest::result"),
+                stash <- new_mutex!(None, "Ktest::stash"),
             }),
             GFP_KERNEL,
         )?;

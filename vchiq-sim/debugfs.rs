@@ -17,6 +17,11 @@
 //! | `close_open` | write 1: the VideoCore closes every open service from its side at its next activation (the ARM's clients get SERVICE_CLOSED); one-shot |
 //! | `remote_use` | write N: the VideoCore sends N REMOTE_USE (the ARM acks each with REMOTE_USE_ACTIVE, counted in `use_acks`); reads back how many are still to send |
 //! | `remote_release` | write N: the VideoCore sends N REMOTE_RELEASE (after any pending REMOTE_USE); reads back how many are still to send |
+//! | `hold` | write N: the VideoCore rings no doorbell until it has written N more messages to the ARM, then one: they reach the ARM's slot handler as one batch; write 0: ring now. Reads back how many are still to write |
+//! | `greet` | write 1: the next connection a service accepts gets the DATA message `greetings` right after its OPENACK (one-shot) |
+//! | `open_arm` | write a fourcc (as a number): the VideoCore opens the ARM's server service of that name, version 3 (one connection at a time); one-shot, reads back 0 once taken |
+//! | `reopen` | write 1: the VideoCore closes its connection to the ARM's server and opens it again in the same round: the ARM sees CLOSE and OPEN in one batch (one-shot) |
+//! | `sync_send` | write N: the VideoCore sends N DATA messages through its sync slot, to a port of the ARM's that has no synchronous service (the ARM drops them; its sync receive path runs); reads back how many are still to send |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
@@ -49,6 +54,10 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_file(c"drop_doorbell", &k.drop_doorbell);
     dir.read_write_file(c"refuse_reset", &k.refuse_reset);
     dir.read_write_file(c"pingpong", &k.pingpong);
+    dir.read_write_file(c"greet", &k.greet);
+    dir.read_write_callback_file(c"open_arm", &**sim, &show_open_arm, &write_open_arm);
+    dir.read_write_callback_file(c"reopen", &**sim, &show_reopen, &write_reopen);
+    dir.read_write_callback_file(c"sync_send", &**sim, &show_sync, &write_sync);
     dir.read_write_callback_file(c"close_open", &**sim, &show_close_open, &write_close_open);
     dir.read_write_callback_file(c"remote_use", &**sim, &show_use, &write_use);
     dir.read_write_callback_file(c"remote_release", &**sim, &show_release, &write_release);
@@ -56,11 +65,12 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
     dir.write_only_callback_file(c"reset", &**sim, &write_reset);
+    dir.read_write_callback_file(c"hold", &**sim, &show_hold, &write_hold);
 }
 
 fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     let c = &sim.counters;
-    let files: [(&CStr, &'a Atomic<u32>); 20] = [
+    let files: [(&CStr, &'a Atomic<u32>); 21] = [
         (c"inits", &c.inits),
         (c"refused_inits", &c.refused_inits),
         (c"resets", &c.resets),
@@ -81,6 +91,7 @@ fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
         (c"remote_uses", &c.remote_uses),
         (c"remote_releases", &c.remote_releases),
         (c"use_acks", &c.use_acks),
+        (c"sync_sent", &c.sync_sent),
     ];
     for (name, counter) in files {
         dir.read_only_file(name, counter);
@@ -144,6 +155,50 @@ fn write_reset(sim: &Sim, r: &mut UserSliceReader) -> Result {
         return Err(EINVAL);
     }
     sim.reset();
+    Ok(())
+}
+
+fn show_open_arm(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.open_arm.load(Relaxed))
+}
+
+fn write_open_arm(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    sim.knobs.open_arm.store(read_u32(r)?, Relaxed);
+    sim.kick();
+    Ok(())
+}
+
+fn show_reopen(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.reopen.load(Relaxed))
+}
+
+fn write_reopen(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    sim.knobs.reopen.store(read_u32(r)?, Relaxed);
+    sim.kick();
+    Ok(())
+}
+
+fn show_sync(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.sync_send.load(Relaxed))
+}
+
+fn write_sync(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    add_remote(sim, &sim.knobs.sync_send, r)
+}
+
+fn show_hold(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.knobs.hold_left.load(Relaxed))
+}
+
+fn write_hold(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    let n = read_u32(r)?;
+    if n == crate::knobs::NO_HOLD_CMD {
+        return Err(EINVAL);
+    }
+    // Shown at once; the VideoCore counts from its next round.
+    sim.knobs.hold_left.store(n, Relaxed);
+    sim.knobs.hold_cmd.store(n, Relaxed);
+    sim.kick();
     Ok(())
 }
 

@@ -19,16 +19,20 @@ use crate::engine::{
     BulkDir, BulkResult, Engine, Error as EngError, Handle, MsgType, Output, ServerOptions,
     ServiceParams, SrvState, Stall, Tables, MAX_MSG_SIZE,
 };
-use crate::knobs::{bump, log_nth, Counters};
+use crate::knobs::{bump, log_nth, Counters, Knobs};
 use crate::services::{self, SimService};
 use crate::vpu_shm::VpuShm;
 use kernel::prelude::*;
+use kernel::sync::atomic::Relaxed;
 
 /// The VideoCore's engine.
 pub(crate) type VpuEngine = Engine<VpuShm, KBox<Tables>>;
 
 /// Outbox length from which no further ARM messages are parsed until it drains.
 const OUTBOX_MAX: usize = 256;
+
+/// What the `greet` knob sends on a connection just accepted.
+pub(crate) const GREETING: &[u8] = b"greetings";
 
 /// A listener id, stable while the listener exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +126,10 @@ enum Op {
     Close {
         lid: Lid,
     },
+    /// A DATA message on the connection the VideoCore opened (`open_arm`).
+    SendOut {
+        data: KVec<u8>,
+    },
     Complete {
         handle: Handle,
         dir: BulkDir,
@@ -145,6 +153,8 @@ struct Desk {
     blocked: Option<Stall>,
     /// Listeners are currently removed because of `refuse_open`.
     refusing: bool,
+    /// The VideoCore's connection to an ARM server (`open_arm`) and its fourcc.
+    outgoing: Option<(Handle, u32)>,
 }
 
 impl Desk {
@@ -328,6 +338,57 @@ impl Host {
         n
     }
 
+    /// The `greet` knob: queues the DATA message `greetings` on the connection of `handle`
+    /// (a listener's, or the VideoCore's own to an ARM server).
+    pub(crate) fn greet(&mut self, handle: Handle, counters: &Counters) {
+        let mut data = KVec::new();
+        if data.extend_from_slice(GREETING, GFP_KERNEL).is_err() {
+            bump(&counters.errors);
+            return;
+        }
+        let op = match self.desk.by_handle(handle) {
+            Some((lid, _)) => Op::Send { lid, data },
+            None if self.desk.outgoing.is_some_and(|(h, _)| h == handle) => Op::SendOut { data },
+            None => return,
+        };
+        if self.desk.outbox.push(op, GFP_KERNEL).is_err() {
+            bump(&counters.errors);
+        }
+    }
+
+    /// The `open_arm` and `reopen` knobs: the VideoCore's own connection to an ARM server.
+    /// A reopen closes it and opens a new one in the same round, so that the ARM parses
+    /// the CLOSE and the OPEN in one batch.
+    pub(crate) fn outgoing(&mut self, eng: &mut VpuEngine, knobs: &Knobs, counters: &Counters) {
+        let fourcc = knobs.open_arm.xchg(0, Relaxed);
+        let reopen = knobs.reopen.xchg(0, Relaxed) != 0;
+        let target = match (fourcc, self.desk.outgoing) {
+            (0, Some((h, f))) if reopen => {
+                if eng.close_service(h).is_err() {
+                    bump(&counters.errors);
+                }
+                f
+            }
+            (0, _) => return,
+            (f, _) => f,
+        };
+        let params = ServiceParams {
+            fourcc: target,
+            version: 3,
+            version_min: 3,
+        };
+        match eng.open_service(params, 0) {
+            Ok(h) => self.desk.outgoing = Some((h, target)),
+            Err(e) => {
+                self.desk.outgoing = None;
+                let n = bump(&counters.errors);
+                if log_nth(n) {
+                    pr_warn!("opening the ARM's service failed: {:?}\n", e);
+                }
+            }
+        }
+    }
+
     /// Creates every service of `services::ALL` and lets each register its listeners.
     pub(crate) fn new(eng: &mut VpuEngine, counters: &Counters) -> Result<Self> {
         let mut host = Host {
@@ -338,6 +399,7 @@ impl Host {
                 bulks: KVec::new(),
                 blocked: None,
                 refusing: false,
+                outgoing: None,
             },
             scratch: KVec::from_elem(0u8, MAX_MSG_SIZE as usize, GFP_KERNEL)?,
         };
@@ -440,6 +502,12 @@ impl Host {
         let r = match &op {
             Op::Send { lid, data } => match self.desk.handle(*lid) {
                 Some(h) => eng.send_data(h, data).inspect(|()| {
+                    bump(&counters.messages_tx);
+                }),
+                None => Err(EngError::BadHandle),
+            },
+            Op::SendOut { data } => match self.desk.outgoing {
+                Some((h, _)) => eng.send_data(h, data).inspect(|()| {
                     bump(&counters.messages_tx);
                 }),
                 None => Err(EngError::BadHandle),
@@ -593,6 +661,12 @@ impl Host {
                 self.call(eng, handle, counters, |s, cx, lid| {
                     s.opened(cx, lid, client_id)
                 });
+            }
+            Output::Closed { handle } | Output::OpenRejected { handle }
+                if self.desk.outgoing.is_some_and(|(h, _)| h == handle) =>
+            {
+                // The VideoCore's own connection ended (or was refused).
+                self.desk.outgoing = None;
             }
             Output::Closed { handle } => {
                 self.log_service(handle, "closed");

@@ -29,7 +29,25 @@ pub(crate) struct Knobs {
     pub(crate) remote_use: Atomic<u32>,
     /// REMOTE_RELEASE messages still to send to the ARM (writes add to it).
     pub(crate) remote_release: Atomic<u32>,
+    /// A `hold` command for the VideoCore's next round ([`NO_HOLD_CMD`]: none): N > 0 holds
+    /// the doorbells until N more messages are written, 0 rings at once.
+    pub(crate) hold_cmd: Atomic<u32>,
+    /// Messages still to write before the held doorbell rings (0: not holding).
+    pub(crate) hold_left: Atomic<u32>,
+    /// One-shot: the next connection a service accepts gets a DATA message at once, in the
+    /// same round as its OPENACK.
+    pub(crate) greet: Atomic<u32>,
+    /// A fourcc: the VideoCore opens the ARM's server service of that name (one-shot).
+    pub(crate) open_arm: Atomic<u32>,
+    /// One-shot: the VideoCore closes its connection to the ARM's server and opens it again
+    /// in the same round.
+    pub(crate) reopen: Atomic<u32>,
+    /// DATA messages still to send through the VideoCore's sync slot (writes add to it).
+    pub(crate) sync_send: Atomic<u32>,
 }
+
+/// `Knobs::hold_cmd` with no command pending.
+pub(crate) const NO_HOLD_CMD: u32 = u32::MAX;
 
 impl Knobs {
     /// All knobs off.
@@ -45,6 +63,12 @@ impl Knobs {
             close_open: Atomic::new(0),
             remote_use: Atomic::new(0),
             remote_release: Atomic::new(0),
+            hold_cmd: Atomic::new(NO_HOLD_CMD),
+            hold_left: Atomic::new(0),
+            greet: Atomic::new(0),
+            open_arm: Atomic::new(0),
+            reopen: Atomic::new(0),
+            sync_send: Atomic::new(0),
         }
     }
 
@@ -109,6 +133,8 @@ pub(crate) struct Counters {
     pub(crate) remote_releases: Atomic<u32>,
     /// REMOTE_USE_ACTIVE messages (the ARM's acks of REMOTE_USE) received.
     pub(crate) use_acks: Atomic<u32>,
+    /// DATA messages sent through the sync slot (`sync_send`).
+    pub(crate) sync_sent: Atomic<u32>,
 }
 
 impl Counters {
@@ -135,6 +161,7 @@ impl Counters {
             remote_uses: Atomic::new(0),
             remote_releases: Atomic::new(0),
             use_acks: Atomic::new(0),
+            sync_sent: Atomic::new(0),
         }
     }
 }

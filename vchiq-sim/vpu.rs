@@ -4,8 +4,8 @@
 //! VPU ("master") role, its services, and one activation of its work item.
 
 use crate::engine::{
-    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, SharedMem, Stall, Wait,
-    MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
+    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, Output, SharedMem, Stall,
+    Wait, MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
     SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
 };
 use crate::host::{BulkJob, Host, VpuEngine};
@@ -17,6 +17,9 @@ use crate::tables::new_tables;
 use crate::vpu_shm::{Corruption, VpuShm};
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
+
+/// The ARM port `sync_send` writes to: the last one, where no test opens a service.
+const SYNC_SEND_PORT: u32 = 127;
 
 /// Rounds of processing in one activation before the work item requeues itself, so that a
 /// flooding ARM cannot keep a worker busy forever.
@@ -33,6 +36,10 @@ pub(crate) struct Running {
     frags: Fragments,
     /// The ARM's receive stream was found corrupt (counted once).
     rx_dead: bool,
+    /// The `hold` knob: the doorbell rings once the engine has written this many messages.
+    hold_until: Option<u32>,
+    /// A doorbell the engine asked for and `hold` kept back.
+    ring_owed: bool,
     /// Our own transmit path was found corrupt (counted once).
     tx_dead: bool,
     map: Mapping,
@@ -130,6 +137,8 @@ impl Running {
                 dev,
                 frags,
                 rx_dead: false,
+                hold_until: None,
+                ring_owed: false,
                 tx_dead: false,
                 map,
             },
@@ -154,19 +163,56 @@ impl Running {
                 self.eng.ack(w);
             }
             bump(&counters.rounds);
+            self.take_hold(knobs);
             self.round(knobs, counters);
             if self.eng.take_doorbell() {
+                self.ring_owed = true;
+            }
+            if self.ring_owed && !self.holding(knobs) {
+                self.ring_owed = false;
                 ring();
             }
-            if self.sleep() {
+            if self.sleep(knobs) {
                 return false;
             }
         }
         true
     }
 
+    /// Messages written to the ARM so far (control and data).
+    fn sent(&self) -> u32 {
+        let s = self.eng.stats();
+        s.data_tx.wrapping_add(s.ctrl_tx)
+    }
+
+    /// Takes a `hold` command written since the last round.
+    fn take_hold(&mut self, knobs: &Knobs) {
+        match knobs.hold_cmd.xchg(crate::knobs::NO_HOLD_CMD, Relaxed) {
+            crate::knobs::NO_HOLD_CMD => {}
+            0 => self.hold_until = None,
+            n => self.hold_until = Some(self.sent().wrapping_add(n)),
+        }
+    }
+
+    /// Whether the doorbell is held back (`hold`); ends the hold once enough was written.
+    fn holding(&mut self, knobs: &Knobs) -> bool {
+        let Some(until) = self.hold_until else {
+            knobs.hold_left.store(0, Relaxed);
+            return false;
+        };
+        // Wrapping distance: the counters wrap at u32::MAX.
+        let left = until.wrapping_sub(self.sent());
+        if left == 0 || left > i32::MAX as u32 {
+            self.hold_until = None;
+            knobs.hold_left.store(0, Relaxed);
+            return false;
+        }
+        knobs.hold_left.store(left, Relaxed);
+        true
+    }
+
     /// Arms the events to wait on; `false` (with everything disarmed) if there is work.
-    fn sleep(&mut self) -> bool {
+    fn sleep(&mut self, knobs: &Knobs) -> bool {
         let mut events: [Option<Wait>; 4] = [
             Some(Wait::Trigger),
             Some(Wait::Recycle),
@@ -183,7 +229,7 @@ impl Running {
         }
         // Our sync slot being free is the sync-release condition: only wait for it when a
         // send is stalled on it.
-        if self.host.blocked() == Some(Stall::Sync) {
+        if self.host.blocked() == Some(Stall::Sync) || knobs.sync_send.load(Relaxed) > 0 {
             events[3] = Some(Wait::SyncRelease);
         }
         for w in events.iter().flatten() {
@@ -210,11 +256,13 @@ impl Running {
         if armed != Corruption::None {
             self.eng.shm().arm(armed);
         }
+        self.host.outgoing(&mut self.eng, knobs, counters);
         if knobs.close_open.xchg(0, Relaxed) != 0 {
             let n = self.host.close_all_open(&self.eng);
             pr_info!("closing {} open services from the VideoCore's side\n", n);
         }
         self.send_remote(knobs, counters);
+        self.send_sync(knobs, counters);
         let refuse = knobs.refuse_open.load(Relaxed) != 0;
         self.host.apply_refuse(&mut self.eng, refuse, counters);
         self.host.drain(&mut self.eng, counters);
@@ -230,8 +278,15 @@ impl Running {
             }
             match self.eng.poll() {
                 Ok(Some(o)) => {
+                    let opened = match o {
+                        Output::Opened { handle, .. } => Some(handle),
+                        _ => None,
+                    };
                     if let Some(job) = self.host.dispatch(&mut self.eng, o, counters) {
                         self.bulk(job, counters);
+                    }
+                    if let Some(h) = opened.filter(|_| knobs.greet.xchg(0, Relaxed) != 0) {
+                        self.host.greet(h, counters);
                     }
                     self.host.drain(&mut self.eng, counters);
                 }
@@ -300,6 +355,27 @@ impl Running {
                         if log_nth(n) {
                             pr_err!("sending {:?} failed: {:?}\n", ty, e);
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the DATA messages of `sync_send` through the sync slot, one per ARM release.
+    fn send_sync(&mut self, knobs: &Knobs, counters: &Counters) {
+        while knobs.sync_send.load(Relaxed) > 0 {
+            match self.eng.send_sync_raw(0, SYNC_SEND_PORT, b"sync") {
+                Ok(()) => {
+                    knobs.sync_send.fetch_sub(1u32, Relaxed);
+                    bump(&counters.sync_sent);
+                }
+                // The ARM still has the last one: its release wakes us (`sleep`).
+                Err(EngError::WouldBlock) => return,
+                Err(e) => {
+                    knobs.sync_send.store(0, Relaxed);
+                    let n = bump(&counters.errors);
+                    if log_nth(n) {
+                        pr_err!("sending through the sync slot failed: {:?}\n", e);
                     }
                 }
             }

@@ -347,6 +347,13 @@ impl Instance {
         };
     }
 
+    /// Sets the client id that this session's later opens send to the VideoCore (0, the
+    /// default: the opening thread's pid). `/dev/vchiq` sets the opener's tgid, as mainline.
+    pub(crate) fn set_client_id(&self, id: u32) {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { ffi::vchiq_rs_set_client_id(self.raw, id) }
+    }
+
     /// Connects the session (and the VideoCore, the first time).
     pub(crate) fn connect(&self) -> Result {
         // SAFETY: `raw` is live (type invariant).
@@ -507,28 +514,43 @@ impl ServiceRef<'_> {
         })
     }
 
-    /// Sends `buf` and waits until the VideoCore has it.
+    /// Sends `buf` and waits until the VideoCore has it (`EINVAL` if the transfer was
+    /// aborted: the service closed). No signal ends the wait: the transfer uses `buf` until
+    /// it ends, so the call cannot return before.
     pub(crate) fn bulk_transmit_blocking(&self, buf: &[u8]) -> Result {
-        // SAFETY: `buf` is borrowed until the blocking transfer ends; the VideoCore only
-        // reads it.
+        // SAFETY: `buf` is borrowed until the call returns, which is after the transfer
+        // ended; the VideoCore only reads it.
         unsafe { self.bulk_blocking(buf.as_ptr().cast_mut(), buf.len(), false) }
     }
 
-    /// Receives into `buf` and waits until it is filled.
+    /// Receives into `buf` and waits until it is filled (`EINVAL` if aborted). No signal
+    /// ends the wait, as for [`ServiceRef::bulk_transmit_blocking`].
     pub(crate) fn bulk_receive_blocking(&self, buf: &mut [u8]) -> Result {
-        // SAFETY: `buf` is borrowed mutably until the blocking transfer ends.
+        // SAFETY: `buf` is borrowed mutably until the call returns, after the transfer.
         unsafe { self.bulk_blocking(buf.as_mut_ptr(), buf.len(), true) }
     }
 
-    /// A blocking transfer of `len` bytes at `buf`.
+    /// A blocking transfer of `len` bytes at `buf`, through vchiq-core's uninterruptible
+    /// wait (`vchiq_rs_bulk_kernel_blocking`), which returns only after the transfer ended
+    /// or was unmapped.
     ///
     /// # Safety
     ///
     /// `buf` must be valid for `len` bytes (and unaliased for a receive) until the call
     /// returns.
     unsafe fn bulk_blocking(&self, buf: *mut u8, len: usize, receive: bool) -> Result {
-        // SAFETY: the function's contract; the call returns when the transfer ended.
-        unsafe { self.bulk_raw(buf, len, receive, 0, BulkMode::Blocking) }
+        let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: the instance is live while borrowed; `buf` per the function's contract,
+        // and vchiq-core uses it only until the call returns.
+        check(unsafe {
+            ffi::vchiq_rs_bulk_kernel_blocking(
+                self.instance,
+                self.handle,
+                buf.cast(),
+                len,
+                c_int::from(receive),
+            )
+        })
     }
 
     /// Queues a transfer that reports through [`Handler::bulk_done`] (or not at all).
@@ -725,6 +747,40 @@ impl Message<'_> {
         let mut v = KVec::new();
         v.extend_from_slice(copy.get(HEADER_SIZE..).ok_or(EINVAL)?, GFP_KERNEL)?;
         Ok(v)
+    }
+
+    /// Copies the payload into `buf` and releases the message at once, reporting whether
+    /// vchiq-core still held it; returns the payload's length. `EMSGSIZE` if `buf` is too
+    /// short (the message is then released when the guard drops), `EINVAL` if vchiq-core
+    /// does not hold it any more.
+    pub(crate) fn take(self, buf: &mut [u8]) -> Result<usize> {
+        let mut copy = KVec::new();
+        copy.resize(HEADER_SIZE + buf.len().min(MAX_MSG_SIZE), 0, GFP_KERNEL)?;
+        let len = c_uint::try_from(copy.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the instance is live while borrowed; `copy` is valid for `len` bytes of
+        // writes; vchiq-core validates `header` (type invariant).
+        let n = unsafe {
+            ffi::vchiq_rs_take_message(
+                self.svc.instance,
+                self.svc.handle,
+                self.header,
+                copy.as_mut_ptr().cast(),
+                len,
+            )
+        };
+        if n == EMSGSIZE.to_errno() {
+            return Err(EMSGSIZE);
+        }
+        // Released by the call (or not held at all): the guard must not release it again.
+        core::mem::forget(self);
+        check(n.min(0))?;
+        let payload = copy
+            .get(HEADER_SIZE..HEADER_SIZE + n as usize)
+            .ok_or(EINVAL)?;
+        buf.get_mut(..payload.len())
+            .ok_or(EMSGSIZE)?
+            .copy_from_slice(payload);
+        Ok(payload.len())
     }
 
     /// Keeps the message past its callback: it is not released when this guard would

@@ -147,5 +147,18 @@ int vchiq_rs_read_message(struct vchiq_instance *instance, unsigned int service,
 			  struct vchiq_header *header, void *buf, unsigned int len);
 /* The client id of a service (>= 0), or a negative errno. */
 int vchiq_rs_client_id(struct vchiq_instance *instance, unsigned int service);
+/*
+ * The client id the instance's later opens send to the VideoCore (mainline's /dev/vchiq:
+ * the tgid of the process that opened the file). 0, the default, sends the opening
+ * thread's pid, as mainline's kernel API does.
+ */
+void vchiq_rs_set_client_id(struct vchiq_instance *instance, unsigned int id);
+/*
+ * A blocking bulk of kernel memory (dir 0 transmits, 1 receives) that no signal interrupts:
+ * it returns only once the transfer has ended (0, -EINVAL if aborted) or, after unbind
+ * (-ESHUTDOWN), once vchiq-core has unmapped it, so the buffer may be reused on return.
+ */
+int vchiq_rs_bulk_kernel_blocking(struct vchiq_instance *instance, unsigned int service,
+				  void *data, unsigned int size, int dir);
 
 #endif /* VCHIQ_RS_VCHIQ_H */

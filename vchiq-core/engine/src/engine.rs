@@ -178,6 +178,9 @@ pub struct Engine<M: SharedMem, T: DerefMut<Target = Tables>> {
     /// Receiving is stalled because a reply could not be queued.
     pub(crate) rx_stalled: bool,
     pub(crate) sync_rx: SyncRx,
+    /// A close from the peer leaves the messages the client still holds claimed: the client
+    /// releases each itself ([`Engine::set_keep_held_on_close`]).
+    pub(crate) keep_held_on_close: bool,
 
     // Services and outputs.
     pub(crate) next_gen: u32,
@@ -229,6 +232,7 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
             rx_broken: false,
             tx_broken: false,
             rx_stalled: false,
+            keep_held_on_close: false,
             sync_rx: SyncRx {
                 held: false,
                 epoch: 0,
@@ -507,6 +511,17 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
     /// One of the peer's events.
     pub fn peer_event(&self, w: Wait) -> RemoteEvent {
         RemoteEvent::at(at(self.peer, Self::event_field(w)))
+    }
+
+    /// Whether a close from the peer leaves the messages the service's client still holds
+    /// claimed, for the client to release one by one with [`Engine::release`] (`true`), or
+    /// releases them (`false`, the default). A driver whose client callbacks run after the
+    /// engine has parsed further (a batch) keeps them: a message whose callback has not run
+    /// yet must not be handed back, or its slot may be recycled under the callback. A close
+    /// of our own ([`Engine::close_service`]) always releases them: the peer may need those
+    /// very slots to send its CLOSE reply, and our client asked for the close.
+    pub fn set_keep_held_on_close(&mut self, keep: bool) {
+        self.keep_held_on_close = keep;
     }
 
     /// Consumes our event `w` before doing the work it announces.  Returns

@@ -181,6 +181,8 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
                 // CAST: idx < MAX_SERVICES.
                 let id = MsgId::new(MsgType::Close, idx as u32, u32::from(srv.remote_port));
                 self.queue_ctrl(id, &[])?;
+                // Always, kept or not: the peer's CLOSE reply may need the very slots
+                // these messages hold.
                 if srv.is_open() {
                     self.release_held(idx);
                 }

@@ -333,7 +333,9 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
                     s.closing = true;
                     s.state = SrvState::CloseRecvd;
                 }
-                self.release_held(idx);
+                if !self.keep_held_on_close {
+                    self.release_held(idx);
+                }
                 self.complete_close(idx, false);
             }
             SrvState::CloseSent => self.complete_close(idx, true),

@@ -216,6 +216,21 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
         Ok(())
     }
 
+    /// Sends a DATA message from port `src` to port `dst` through our sync slot, whatever
+    /// the services' states: a test peer's way to exercise the other side's sync receive
+    /// path (a message for a port without a synchronous service is dropped there).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Inval`] (too large, a port out of range), [`Error::WouldBlock`] while the
+    /// sync slot is taken.
+    pub fn send_sync_raw(&mut self, src: u32, dst: u32, data: &[u8]) -> Result<()> {
+        if src >= MAX_SERVICES as u32 || dst >= MAX_SERVICES as u32 {
+            return Err(Error::Inval);
+        }
+        self.send_sync(MsgId::new(MsgType::Data, src, dst), data)
+    }
+
     /// Sends a message through our sync slot.
     pub(crate) fn send_sync(&mut self, id: MsgId, data: &[u8]) -> Result<()> {
         let size = u32::try_from(data.len()).map_err(|_| Error::Inval)?;

@@ -793,6 +793,65 @@ fn sync_service_round_trip() {
     );
 }
 
+/// The VideoCore sends one message and closes; the ARM, holding the message, sees the close
+/// and then releases it: `Ok` when the engine kept it claimed, `Inval` when the close had
+/// released it already.
+fn release_after_remote_close(keep: bool) -> Result<(), Error> {
+    let shm = HostShm::new(STD_SIZE);
+    let (r, ()) = run_pair(
+        &shm,
+        |arm, _| {
+            arm.set_keep_held_on_close(keep);
+            arm.add_service(params(ECHO, 3, 3), ServerOptions::default())
+                .unwrap();
+        },
+        |arm| {
+            let h = expect_opened(arm);
+            let (_, m, v) = expect_data(arm);
+            assert_eq!(v, b"held");
+            expect_closed(arm, h);
+            arm.eng.release(&m)
+        },
+        |vpu| {
+            let h = open(vpu, params(ECHO, 3, 3)).unwrap();
+            vpu.block_on(|e| e.send_data(h, b"held")).unwrap();
+            vpu.block_on(|e| e.close_service(h)).unwrap();
+            expect_closed(vpu, h);
+        },
+    );
+    r
+}
+
+#[test]
+fn close_releases_held_messages_unless_kept() {
+    assert_eq!(release_after_remote_close(false), Err(Error::Inval));
+    assert_eq!(release_after_remote_close(true), Ok(()));
+}
+
+#[test]
+fn sync_raw_message_without_a_service_is_dropped() {
+    let shm = HostShm::new(STD_SIZE);
+    run_pair(
+        &shm,
+        |_, _| {},
+        |arm| {
+            // Each is dropped (no synchronous service on port 5) and the sync slot handed
+            // back, or the VideoCore's next send would stall for ever.
+            while arm.eng.stats().dropped < 3 {
+                if !arm.pump() {
+                    arm.sleep();
+                }
+            }
+        },
+        |vpu| {
+            assert_eq!(vpu.eng.send_sync_raw(4096, 0, b"x"), Err(Error::Inval));
+            for _ in 0..3 {
+                vpu.block_on(|e| e.send_sync_raw(1, 5, b"ping")).unwrap();
+            }
+        },
+    );
+}
+
 #[test]
 fn engine_is_small_and_tables_reset() {
     let engine = std::mem::size_of::<HostEngine<'_>>();

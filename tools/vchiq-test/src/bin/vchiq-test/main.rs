@@ -7,6 +7,7 @@ mod functional;
 mod fuzz;
 mod killbulk;
 mod ping;
+mod races;
 mod stress;
 mod util;
 
@@ -22,6 +23,11 @@ modes:
   --stress P        P processes (re-executions), each with 3 threads of open/echo/close
   --kill-bulk N     N children SIGKILLed during large blocking bulks
   --fuzz N          N random ioctls
+  --unbind-held     hold replies unread, say ready, wait for a line (the simulator is
+                    unloaded meanwhile), then close (plan dev)
+  --hold N          N open echo services, say ready, wait to be killed (plan dev)
+  --open-all N      N echo services open at once (plan dev)
+  --client-id       GET_CLIENT_ID of a service opened by a second thread (plan dev)
 options:
   --dev PATH        device node (default /dev/vchiq)
   --seed S          random seed (stress, kill-bulk, fuzz)
@@ -39,6 +45,10 @@ enum Mode {
     Fuzz(usize),
     StressChild(usize, usize),
     KillBulkChild,
+    UnbindHeld,
+    Hold(usize),
+    OpenAll(usize),
+    ClientId,
 }
 
 struct Args {
@@ -103,6 +113,16 @@ fn parse() -> Result<Args, String> {
                 i += 2;
             }
             "--kill-bulk-child" => mode = Some(Mode::KillBulkChild),
+            "--unbind-held" => mode = Some(Mode::UnbindHeld),
+            "--hold" => {
+                mode = Some(Mode::Hold(num(i + 1)?));
+                i += 1;
+            }
+            "--open-all" => {
+                mode = Some(Mode::OpenAll(num(i + 1)?));
+                i += 1;
+            }
+            "--client-id" => mode = Some(Mode::ClientId),
             "--dev" => {
                 a.dev = argv.get(i + 1).ok_or("--dev needs a path")?.clone();
                 i += 1;
@@ -165,6 +185,10 @@ fn main() -> ExitCode {
             return code(stress::child(&a.dev, idx, rounds, seed));
         }
         Mode::KillBulkChild => return code(killbulk::child(&a.dev, seed)),
+        Mode::UnbindHeld => ("unbind-held", races::unbind_held(&a.dev)),
+        Mode::Hold(n) => ("hold", races::hold(&a.dev, n)),
+        Mode::OpenAll(n) => ("open-all", races::open_all(&a.dev, n)),
+        Mode::ClientId => ("client-id", races::client_id(&a.dev)),
     };
     let bits = 8 * std::mem::size_of::<usize>();
     if ok {
