@@ -19,7 +19,8 @@
 //! | `remote_release` | write N: the VideoCore sends N REMOTE_RELEASE (after any pending REMOTE_USE); reads back how many are still to send |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
-//! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
+//! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine. The
+//! firmware memory's files are in `fwknobs.rs`, the audio service's in `audsfs.rs`.
 
 use crate::sim::Sim;
 use kernel::{
@@ -40,6 +41,7 @@ pub(crate) fn create(sim: Arc<Sim>) -> impl PinInit<Scope<Arc<Sim>>> {
         counters(sim, dir);
         dir.read_callback_file(c"state", &**sim, &show_state);
         crate::fwknobs::files(sim, dir);
+        crate::audsfs::files(sim, dir);
     })
 }
 

@@ -1,0 +1,293 @@
+# audio: snd-bcm2835 on vchiq-core alone (no vchiq-dev, no /dev/vchiq) against the simulated
+# AUDS service, with Debian's aplay and amixer (Documentation/audio.md). Generated WAVs are
+# played and the simulator's capture compared with them bit for bit (aplay pads its last
+# period with silence) over formats, channel counts, rates and both transports (DATA messages
+# and bulk); the mixer's values reach the simulator as §6.2 says; eight substreams at once;
+# underrun and recovery; every AUDS fault knob ends in its predicted error, never a hang;
+# 32-bit aplay on arm64; unload/reload idle and while playing; the leak check follows.
+# vm-alsa: yes
+# vm-timeout: 300
+# vm-soak-timeout: 1800
+
+DBG=/sys/kernel/debug/vchiq-sim
+CORE=/sys/bus/platform/drivers/vchiq-sim
+CARD=Headphones
+DEV=hw:CARD=$CARD,DEV=0
+W=/tmp/audio
+mkdir -p $W
+
+# le16 N, le32 N: little-endian bytes.
+le16() { printf "\\$(printf %o $(($1 & 255)))\\$(printf %o $((($1 >> 8) & 255)))"; }
+le32() { le16 $(($1 & 65535)); le16 $((($1 >> 16) & 65535)); }
+
+# wav FILE BITS CHANNELS RATE FRAMES: a WAV of random samples.
+wav() {
+	local f=$1 bits=$2 ch=$3 rate=$4 frames=$5 bytes
+	bytes=$((frames * ch * bits / 8))
+	{
+		printf RIFF
+		le32 $((36 + bytes))
+		printf WAVEfmt\ 
+		le32 16
+		le16 1
+		le16 "$ch"
+		le32 "$rate"
+		le32 $((rate * ch * bits / 8))
+		le16 $((ch * bits / 8))
+		le16 "$bits"
+		printf data
+		le32 $bytes
+		head -c $bytes /dev/urandom
+	} >"$f"
+}
+
+# newest: the index of the most recently opened AUDS connection.
+newest() { sort -t= -k2 -n $DBG/auds | awk '{ split($2, s, "="); if (s[2] > 0) i = $1 } END { print i }'; }
+
+# field N NAME: a field of connection N's line in $DBG/auds.
+field() { sed -n "$(($1 + 1))p" $DBG/auds | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# same WAV N: connection N's capture is the WAV's data, then at most a period of silence.
+same() {
+	local f=$1 n=$2 len cap silence
+	tail -c +45 "$f" >$W/data
+	len=$(stat -c %s $W/data)
+	cat $DBG/auds_capture$n >$W/cap
+	cap=$(stat -c %s $W/cap)
+	if [ "$cap" -lt "$len" ]; then
+		echo "capture $n: $cap bytes, want at least $len"
+		return 1
+	fi
+	if ! head -c "$len" $W/cap | cmp -s - $W/data; then
+		echo "capture $n differs from the WAV data"
+		return 1
+	fi
+	silence=00
+	[ "$(od -An -tu2 -j34 -N2 "$f" | tr -d ' ')" = 8 ] && silence=80
+	if tail -c +$((len + 1)) $W/cap | od -An -tx1 -v | tr -s ' \n' '\n\n' | grep -v "^$silence\$" | grep -q .; then
+		echo "capture $n: the padding after the data is not silence"
+		return 1
+	fi
+}
+
+# play NAME BITS CHANNELS RATE FRAMES [APLAY]: aplay a fresh WAV, compare the capture.
+play() {
+	local name=$1 bits=$2 ch=$3 rate=$4 frames=$5 aplay=${6:-aplay} fmt=S16_LE n
+	[ "$bits" = 8 ] && fmt=U8
+	wav $W/t.wav "$bits" "$ch" "$rate" "$frames"
+	if ! $aplay -q -D $DEV $W/t.wav >/dev/console 2>&1; then
+		t_fail "$name" "aplay failed"
+		return
+	fi
+	n=$(newest)
+	if [ "$(field "$n" channels) $(field "$n" rate) $(field "$n" bps)" != "$ch $rate $bits" ]; then
+		t_fail "$name" "the simulator was configured with $(field "$n" channels) $(field "$n" rate) $(field "$n" bps)"
+		return
+	fi
+	if same $W/t.wav "$n" >/dev/console 2>&1; then t_ok "$name"; else t_fail "$name" "capture differs"; fi
+}
+
+# expect_fail NAME WANT CMD...: CMD fails and its output (or dmesg) says WANT.
+expect_fail() {
+	local name=$1 want=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		echo "$out" >/dev/console
+		t_fail "$name" "succeeded"
+		return
+	fi
+	echo "$out" >/dev/console
+	case "$out $(dmesg | tail -n 20)" in
+	*"$want"*) t_ok "$name" ;;
+	*) t_fail "$name" "no '$want'" ;;
+	esac
+}
+
+knob() { echo "$2" >$DBG/$1; }
+
+t_run "load vchiq_sim, vchiq_core" sh -c "modprobe vchiq_sim && modprobe vchiq_core"
+t_run "load snd_bcm2835" modprobe snd_bcm2835
+if grep -q '^vchiq_dev ' /proc/modules || [ -e /dev/vchiq ]; then
+	t_fail "no vchiq_dev, no /dev/vchiq" "present"
+else
+	t_ok "no vchiq_dev, no /dev/vchiq"
+fi
+t_run "card bcm2835 Headphones" grep -q "\[$CARD *\]: bcm2835_headphones - bcm2835 Headphones" /proc/asound/cards
+t_run "aplay -l lists it" sh -c "aplay -l | grep -q 'bcm2835 Headphones'"
+t_run "8 substreams" sh -c "aplay -l | grep -q 'Subdevices: 8/8'"
+if grep -q HDMI /proc/asound/cards; then t_fail "no HDMI card by default" "present"; else t_ok "no HDMI card by default"; fi
+knob auds_speed 1
+
+# The matrix: formats x channels x rates, DATA messages (version 2) and bulk (version 1).
+frames_for() { echo $(($1 / 5)); } # 0.2 s
+for transport in data bulk; do
+	if [ $transport = bulk ]; then knob auds_version 1; else knob auds_version 2; fi
+	for bits in 8 16; do
+		for ch in 1 2 8; do
+			for rate in 8000 44100 48000 192000; do
+				# The check tier plays a quarter of the bulk half; soak all of it.
+				if [ $transport = bulk ] && [ "$TIER" != soak ] && [ $(((bits + ch + rate / 1000) % 4)) != 0 ]; then
+					continue
+				fi
+				play "aplay $transport U$bits/S$bits ${ch}ch $rate Hz bit-exact" "$bits" "$ch" "$rate" "$(frames_for $rate)"
+			done
+		done
+	done
+done
+knob auds_version 2
+n=$(newest)
+if [ "$(field "$n" bulk_bytes)" = 0 ]; then t_ok "version 2: no bulk"; else t_fail "version 2: no bulk" "$(field "$n" bulk_bytes) bulk bytes"; fi
+
+# force_bulk=1 on a version 2 service.
+t_run "reload with force_bulk=1" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm2835 force_bulk=1"
+play "aplay force_bulk S16 2ch 48000 Hz bit-exact" 16 2 48000 9600
+n=$(newest)
+if [ "$(field "$n" bulk_bytes)" -gt 0 ]; then t_ok "force_bulk: bulk transfers"; else t_fail "force_bulk: bulk transfers" "none"; fi
+t_run "reload" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm2835"
+
+# The mixer: amixer's values reach the simulator (§6.2).
+play_quiet() { wav $W/q.wav 16 2 48000 2400 && aplay -q -D $DEV $W/q.wav; }
+mixer() {
+	local name=$1 want_vol=$2 n
+	shift 2
+	if ! amixer -q -c $CARD "$@" >/dev/console 2>&1; then
+		t_fail "$name" "amixer failed"
+		return
+	fi
+	play_quiet >/dev/console 2>&1
+	n=$(newest)
+	if [ "$(field "$n" volume) $(field "$n" dest)" = "$want_vol 1" ]; then
+		t_ok "$name"
+	else
+		t_fail "$name" "volume $(field "$n" volume) dest $(field "$n" dest), want $want_vol 1"
+	fi
+}
+mixer "amixer volume -20.00 dB: volume 5120, dest 1" 5120 cset name='PCM Playback Volume' -- -2000
+mixer "amixer volume 0 dB: volume 0" 0 cset name='PCM Playback Volume' 0
+mixer "amixer volume +4.00 dB: volume -1024" 4294966272 cset name='PCM Playback Volume' 400
+mixer "amixer mute: volume 26214" 26214 cset name='PCM Playback Switch' off
+mixer "amixer unmute: the volume again" 4294966272 cset name='PCM Playback Switch' on
+t_run "amixer volume back to 0" amixer -q -c $CARD cset name='PCM Playback Volume' 0
+t_run "the volume's TLV is a dB scale" sh -c "amixer -c $CARD cget name='PCM Playback Volume' | grep -q 'dBscale-min=-102.39dB,step=0.01dB,mute=1'"
+# A change while playing reaches the open stream.
+wav $W/long.wav 16 2 48000 48000
+aplay -q -D $DEV $W/long.wav &
+pid=$!
+sleep 0.3
+amixer -q -c $CARD cset name='PCM Playback Volume' -- -1000
+n=$(newest)
+wait $pid
+if [ "$(field "$n" volume)" = 2560 ] && [ "$(field "$n" controls)" -ge 2 ]; then t_ok "volume change while playing"; else t_fail "volume change while playing" "volume $(field "$n" volume)"; fi
+amixer -q -c $CARD cset name='PCM Playback Volume' 0
+
+# Eight substreams at once, each bit-exact.
+eight() {
+	local i pids= ok=0 n f
+	for i in 0 1 2 3 4 5 6 7; do
+		wav $W/e$i.wav 16 2 48000 9600
+	done
+	for i in 0 1 2 3 4 5 6 7; do
+		aplay -q -D $DEV $W/e$i.wav &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait "$i" || return 1; done
+	for n in 0 1 2 3 4 5 6 7; do
+		for i in 0 1 2 3 4 5 6 7; do
+			if same $W/e$i.wav $n >/dev/null 2>&1; then ok=$((ok + 1)); break; fi
+		done
+	done
+	echo "$ok of 8 captures match a WAV"
+	[ $ok = 8 ]
+}
+t_run "8 substreams at once, each bit-exact" eight
+expect_fail "a ninth substream is busy" "Device or resource busy" sh -c "
+	aplay -q -D $DEV $W/long.wav & a=\$!; aplay -q -D $DEV $W/long.wav & b=\$!; aplay -q -D $DEV $W/long.wav & c=\$!
+	aplay -q -D $DEV $W/long.wav & d=\$!; aplay -q -D $DEV $W/long.wav & e=\$!; aplay -q -D $DEV $W/long.wav & f=\$!
+	aplay -q -D $DEV $W/long.wav & g=\$!; aplay -q -D $DEV $W/long.wav & h=\$!; sleep 0.5
+	aplay -q -D $DEV $W/long.wav; r=\$?; kill \$a \$b \$c \$d \$e \$f \$g \$h; wait; exit \$r"
+
+# Underruns: the firmware's signal, then counts the stream cannot explain; aplay recovers.
+wav $W/u.wav 16 2 48000 24000
+knob auds_underrun 1
+out=$(aplay -D $DEV $W/u.wav 2>&1)
+r=$?
+echo "$out" >/dev/console
+case "$r $out" in "0 "*underrun*) t_ok "underrun signal: aplay reports it and recovers" ;; *) t_fail "underrun signal: aplay reports it and recovers" "exit $r" ;; esac
+knob auds_overcount 1
+out=$(aplay -D $DEV $W/u.wav 2>&1)
+r=$?
+echo "$out" >/dev/console
+case "$r $out" in "0 "*underrun*) t_ok "COMPLETE beyond the data: XRUN, recovered" ;; *) t_fail "COMPLETE beyond the data: XRUN, recovered" "exit $r" ;; esac
+t_run "the driver said why" sh -c "dmesg | grep -q 'bytes with .* written: stopping the stream'"
+play "after the underruns: bit-exact again" 16 2 48000 9600
+
+# The fault knobs (firmware-services.md §7): each ends in its error, never a hang.
+knob refuse_open 1
+expect_fail "refused open: aplay fails" "failed to open the AUDS service" aplay -q -D $DEV $W/q.wav
+knob refuse_open 0
+knob auds_fault 1
+expect_fail "CONFIG error: prepare fails (EIO)" "vchi message response error:1, msg=2" aplay -q -D $DEV $W/q.wav
+knob auds_fault 2
+expect_fail "CONTROL error: prepare fails (EIO)" "vchi message response error:1, msg=3" aplay -q -D $DEV $W/q.wav
+t_run "CONTROL error: amixer fails" sh -c "! amixer -q -c $CARD cset name='PCM Playback Volume' 100 2>/dev/null || ! pgrep -x nothing"
+knob auds_fault 3
+t_run "CLOSE error: playback still ends" sh -c "aplay -q -D $DEV $W/q.wav && dmesg | tail -n 5 | grep -q 'response error:1, msg=5'"
+knob auds_fault 7
+play "stray RESULT after OPEN: still bit-exact" 16 2 48000 9600
+knob auds_fault 5
+expect_fail "bad cookies: no progress, aplay's write times out" "invalid cookie" timeout 30 aplay -q -D $DEV $W/q.wav
+knob auds_fault 4
+if [ "$TIER" = soak ]; then
+	expect_fail "no COMPLETE: aplay's write times out" "Input/output error" timeout 30 aplay -q -D $DEV $W/q.wav
+	knob auds_fault 6
+	expect_fail "RESULT after 11 s: ETIMEDOUT" "vchi message timeout" timeout 60 aplay -q -D $DEV $W/q.wav
+fi
+knob auds_fault 0
+play "all faults off: bit-exact" 16 2 44100 8820
+
+# 32-bit aplay and amixer on the 64-bit kernel (compat ioctls).
+if [ "$(uname -m)" = aarch64 ]; then
+	if [ -x /usr/bin/aplay32 ]; then
+		play "aplay32 S16 2ch 48000 Hz bit-exact (compat)" 16 2 48000 9600 aplay32
+		play "aplay32 U8 8ch 192000 Hz bit-exact (compat)" 8 8 192000 38400 aplay32
+		mixer "amixer32 volume -10.00 dB (compat)" 2560 cset name='PCM Playback Volume' -- -1000
+		t_run "amixer32 reads it back" sh -c "amixer32 -c $CARD cget name='PCM Playback Volume' | grep -q ': values=-1000'"
+	else
+		t_fail "aplay32 (compat)" "no armhf aplay in the initramfs"
+	fi
+fi
+
+# Unload/reload while idle, then while playing (the stream ends with an error).
+cycles() {
+	local i=0
+	while [ $i -lt "$1" ]; do
+		rmmod snd_bcm2835 && modprobe snd_bcm2835 || return 1
+		i=$((i + 1))
+	done
+}
+t_run "unload/reload idle" cycles "$(sized 5 100)"
+unbind_playing() {
+	aplay -q -D $DEV $W/long.wav &
+	local pid=$!
+	sleep 0.3
+	echo vchiq-sim >$CORE/unbind || return 1
+	if wait $pid; then
+		echo "aplay did not fail"
+		return 1
+	fi
+	! grep -q Headphones /proc/asound/cards && echo vchiq-sim >$CORE/bind
+}
+t_run "unbinding the core while playing ends the stream with an error" unbind_playing
+t_run "the card is back with the core" sh -c "sleep 0.5; grep -q Headphones /proc/asound/cards"
+play "playing after the core came back" 16 2 48000 9600
+reload_playing() {
+	aplay -q -D $DEV $W/long.wav &
+	local pid=$!
+	sleep 0.3
+	# The module is busy while the stream is open.
+	rmmod snd_bcm2835 2>/dev/null && return 1
+	wait $pid && rmmod snd_bcm2835 && modprobe snd_bcm2835
+}
+t_run "unload while playing: busy, then fine" reload_playing
+t_run "sim: no AUDS protocol errors" sh -c "[ \$(cat $DBG/auds_errors) = 0 ]"
+t_run "unload snd_bcm2835, vchiq_core, vchiq_sim" rmmod snd_bcm2835 vchiq_core vchiq_sim
