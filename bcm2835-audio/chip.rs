@@ -98,13 +98,14 @@ pub(crate) struct Chip {
     mixer: Mutex<Mixer>,
     #[pin]
     open: Mutex<Open>,
-    pub(crate) oddities: Oddities,
+    pub(crate) oddities: Arc<Oddities>,
 }
 
 impl Chip {
     /// A chip with its own session on `state`.
     pub(crate) fn new(state: &vchiq::State, dest: u32, force_bulk: bool) -> Result<Arc<Self>> {
         let instance = vchiq::Instance::new(state)?;
+        let oddities = Arc::new(Oddities::new(), GFP_KERNEL)?;
         Arc::pin_init(
             pin_init!(Chip {
                 instance,
@@ -125,7 +126,7 @@ impl Chip {
                     },
                     "snd_bcm2835::Chip::open"
                 ),
-                oddities: Oddities::new(),
+                oddities,
             }),
             GFP_KERNEL,
         )
@@ -154,9 +155,10 @@ impl Chip {
 
     /// Sends the mixer's values to every open stream.
     fn broadcast(&self) -> Result {
+        let words = self.control_words();
         let open = self.open.lock();
         for e in open.entries.iter() {
-            stream::send_control(&e.link, self.instance.service(e.handle))?;
+            stream::send_control(&e.link, self.instance.service(e.handle), words)?;
         }
         Ok(())
     }

@@ -85,11 +85,12 @@ pub(crate) struct Link {
     /// data is copied into before it is sent.
     #[pin]
     io: Mutex<KVVec<u8>>,
-    chip: Arc<Chip>,
+    /// The chip's counters (not the chip: the chip's session holds this handler).
+    odd: Arc<Oddities>,
 }
 
 impl Link {
-    fn new(chip: Arc<Chip>, notifier: Notifier) -> Result<Arc<Self>> {
+    fn new(odd: Arc<Oddities>, notifier: Notifier) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Link {
                 state <- new_mutex!(
@@ -109,14 +110,14 @@ impl Link {
                 ),
                 replied <- new_condvar!("snd_bcm2835::Link::replied"),
                 io <- new_mutex!(KVVec::new(), "snd_bcm2835::Link::io"),
-                chip,
+                odd,
             }),
             GFP_KERNEL,
         )
     }
 
     fn odd(&self) -> &Oddities {
-        &self.chip.oddities
+        &self.odd
     }
 
     /// A RESULT: the answer of the waiting request, or a stray one.
@@ -248,9 +249,8 @@ impl Link {
         r
     }
 
-    /// CONTROL with the chip's volume and route, waited for. Called with `io` held.
-    fn control(&self, svc: ServiceRef<'_>) -> Result {
-        let (volume, dest) = self.chip.control_words();
+    /// CONTROL with `volume` and route `dest`, waited for. Called with `io` held.
+    fn control(&self, svc: ServiceRef<'_>, (volume, dest): (u32, u32)) -> Result {
         self.request(svc, &msg::encode(Kind::Control, &[volume, dest]), true)
     }
 }
@@ -295,6 +295,7 @@ impl Handler for Link {
 
 /// An open substream.
 pub(crate) struct Stream {
+    chip: Arc<Chip>,
     link: Arc<Link>,
     handle: u32,
     /// PCM data in DATA messages (else bulk transfers).
@@ -313,7 +314,7 @@ impl Stream {
         spdif: bool,
         bit: u32,
     ) -> Result<KBox<Self>> {
-        let link = Link::new(chip.clone(), notifier)?;
+        let link = Link::new(chip.oddities.clone(), notifier)?;
         let handle = chip
             .instance
             .open_kept(
@@ -332,6 +333,7 @@ impl Stream {
         let data_mode = peer >= msg::VERSION_DATA && !chip.force_bulk;
         let stream = KBox::new(
             Stream {
+                chip: chip.clone(),
                 link,
                 handle,
                 data_mode,
@@ -364,7 +366,7 @@ impl Stream {
     }
 
     fn svc(&self) -> ServiceRef<'_> {
-        self.link.chip.instance.service(self.handle)
+        self.chip.instance.service(self.handle)
     }
 
     /// The link, for the chip's mixer broadcasts.
@@ -384,9 +386,9 @@ impl Stream {
 }
 
 /// Sends CONTROL to an open stream's service (the mixer changed).
-pub(crate) fn send_control(link: &Link, svc: ServiceRef<'_>) -> Result {
+pub(crate) fn send_control(link: &Link, svc: ServiceRef<'_>, words: (u32, u32)) -> Result {
     let _io = link.io.lock();
-    link.control(svc)
+    link.control(svc, words)
 }
 
 impl PcmStream for Stream {
@@ -404,12 +406,12 @@ impl PcmStream for Stream {
             st.period_off = 0;
             st.inflight = 0;
         }
-        let channels = if self.spdif && self.link.chip.nonaudio() {
+        let channels = if self.spdif && self.chip.nonaudio() {
             0
         } else {
             f.channels
         };
-        self.link.control(self.svc())?;
+        self.link.control(self.svc(), self.chip.control_words())?;
         let config = msg::encode(Kind::Config, &[channels, f.rate, f.width]);
         self.link.request(self.svc(), &config, true)
     }
@@ -476,7 +478,7 @@ impl PcmStream for Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        let chip = self.link.chip.clone();
+        let chip = &self.chip;
         chip.forget(self.bit);
         {
             let _io = self.link.io.lock();

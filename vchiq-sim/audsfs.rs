@@ -10,7 +10,7 @@
 //! | `auds_version` | the listeners' version: 2 (DATA messages) or 1 (bulk); applied to idle listeners |
 //! | `auds_speed` | playing speed as a multiple of real time (1 real time; 0 at once) |
 //! | `auds_underrun` | write N: the next N chunks are reported as the underrun signal (count 0xffffffff) |
-//! | `auds_overcount` | write N: the next N COMPLETEs report 4096 bytes more than were played |
+//! | `auds_overcount` | write N: the next N COMPLETEs report 16 bytes more than all the data received and not yet reported |
 //! | `auds_delay_ms` | the delay of fault 6 (default 11000: past the driver's 10 s timeout) |
 //! | `auds_errors` | the ARM's protocol errors seen by AUDS (read-only) |
 

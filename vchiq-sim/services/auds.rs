@@ -102,7 +102,8 @@ pub(crate) static VERSION: Atomic<u32> = Atomic::new(2);
 pub(crate) static SPEED: Atomic<u32> = Atomic::new(1);
 /// `auds_underrun`: the next N chunks are reported as the underrun signal instead.
 pub(crate) static UNDERRUNS: Atomic<u32> = Atomic::new(0);
-/// `auds_overcount`: the next N COMPLETEs report 4096 bytes more than played.
+/// `auds_overcount`: the next N COMPLETEs report 16 bytes more than everything received
+/// and not yet reported.
 pub(crate) static OVERCOUNTS: Atomic<u32> = Atomic::new(0);
 /// `auds_delay_ms`: how late a RESULT is under [`Fault::SlowResult`].
 pub(crate) static DELAY_MS: Atomic<u32> = Atomic::new(11_000);
@@ -359,7 +360,8 @@ impl Conn {
         let count = if take(&UNDERRUNS) {
             UNDERRUN
         } else if take(&OVERCOUNTS) {
-            n.saturating_add(4096)
+            // More than everything received and not yet reported.
+            n.saturating_add(self.queued).saturating_add(16)
         } else {
             n
         };
