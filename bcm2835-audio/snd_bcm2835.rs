@@ -15,8 +15,10 @@
 //! * `chip.rs`: one card's data: the PCM open, the mixer controls;
 //! * `alsa.rs` with `alsa_glue.c`: the ALSA layer the 7.3 `kernel` crate lacks.
 
+use kernel::debugfs::Scope;
 use kernel::device::Core;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 use kernel::{auxiliary, driver, InPlaceModule};
 
 #[path = "../include/vchiq-rs/client.rs"]
@@ -29,6 +31,7 @@ mod stream;
 
 use alsa::{Card, CardNames};
 use chip::{Chip, MAX_SUBSTREAMS};
+use stream::Oddities;
 
 module! {
     type: AudioModule,
@@ -68,6 +71,8 @@ struct Kind {
     /// CONTROL's route.
     dest: u32,
     hdmi: bool,
+    /// The debugfs directory of its counters.
+    debugfs: &'static CStr,
 }
 
 const HDMI: Kind = Kind {
@@ -79,6 +84,7 @@ const HDMI: Kind = Kind {
     },
     dest: 2,
     hdmi: true,
+    debugfs: c"snd-bcm2835-hdmi",
 };
 
 const HEADPHONES: Kind = Kind {
@@ -90,11 +96,26 @@ const HEADPHONES: Kind = Kind {
     },
     dest: 1,
     hdmi: false,
+    debugfs: c"snd-bcm2835-headphones",
 };
 
-/// The driver's data: the cards (dropping one waits until its files are closed).
+/// The driver's data: the cards (dropping one waits until its files are closed) and their
+/// counters in debugfs.
 struct AudioData {
     _cards: KVec<Card<Chip>>,
+    _debugfs: KVec<Pin<KBox<Scope<Arc<Oddities>>>>>,
+}
+
+/// `/sys/kernel/debug/snd-bcm2835-<card>/`: what the VideoCore sent that did not fit.
+fn debugfs(name: &'static CStr, odd: Arc<Oddities>) -> impl PinInit<Scope<Arc<Oddities>>> {
+    Scope::dir(odd, name, |o, dir| {
+        dir.read_only_file(c"stray_results", &o.stray_results);
+        dir.read_only_file(c"bad_cookies", &o.bad_cookies);
+        dir.read_only_file(c"bad_counts", &o.bad_counts);
+        dir.read_only_file(c"underruns", &o.underruns);
+        dir.read_only_file(c"ignored", &o.ignored);
+        dir.read_only_file(c"unexpected", &o.unexpected);
+    })
 }
 
 /// The substreams of each enabled card: one each, the rest shared out (the first card
@@ -122,9 +143,10 @@ fn card(
     state: &vchiq::State,
     kind: &Kind,
     substreams: u32,
-) -> Result<Card<Chip>> {
+) -> Result<(Card<Chip>, Arc<Oddities>)> {
     let force_bulk = module_parameters::force_bulk.value();
     let chip = Chip::new(state, kind.dest, force_bulk)?;
+    let odd = chip.oddities.clone();
     let mut card = Card::new(adev.as_ref(), &kind.names, chip)?;
     card.add_pcm(
         kind.names.shortname,
@@ -146,7 +168,7 @@ fn card(
         card.add_iec958(c"IEC958 Playback Con Mask", chip::CTL_IEC958_MASK, true)?;
     }
     card.register()?;
-    Ok(card)
+    Ok((card, odd))
 }
 
 struct AudioDriver;
@@ -175,17 +197,23 @@ impl auxiliary::Driver for AudioDriver {
             module_parameters::enable_headphones.value(),
         ];
         let mut cards = KVec::new();
+        let mut dirs = KVec::new();
         for ((kind, on), n) in [&HDMI, &HEADPHONES]
             .iter()
             .zip(enabled)
             .zip(shares(total as u32, &enabled))
         {
             if on {
-                cards.push(card(adev, &state, kind, n)?, GFP_KERNEL)?;
+                let (c, odd) = card(adev, &state, kind, n)?;
+                cards.push(c, GFP_KERNEL)?;
+                dirs.push(KBox::pin_init(debugfs(kind.debugfs, odd), GFP_KERNEL)?, GFP_KERNEL)?;
             }
         }
         dev_info!(adev.as_ref(), "{} card(s)\n", cards.len());
-        Ok(AudioData { _cards: cards })
+        Ok(AudioData {
+            _cards: cards,
+            _debugfs: dirs,
+        })
     }
 }
 

@@ -45,7 +45,8 @@ struct State {
     closed: bool,
 }
 
-/// Counters of what the VideoCore sent that did not fit, shown in the chip's debugfs.
+/// Counters of what the VideoCore sent that did not fit, per card
+/// (`/sys/kernel/debug/snd-bcm2835-<card>/`).
 pub(crate) struct Oddities {
     pub(crate) stray_results: Atomic<u32>,
     pub(crate) bad_cookies: Atomic<u32>,

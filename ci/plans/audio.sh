@@ -11,6 +11,7 @@
 
 DBG=/sys/kernel/debug/vchiq-sim
 CORE=/sys/bus/platform/drivers/vchiq-sim
+ODD=/sys/kernel/debug/snd-bcm2835-headphones
 CARD=Headphones
 DEV=hw:CARD=$CARD,DEV=0
 W=/tmp/audio
@@ -144,6 +145,20 @@ t_run "reload with force_bulk=1" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm283
 play "aplay force_bulk S16 2ch 48000 Hz bit-exact" 16 2 48000 9600
 n=$(newest)
 if [ "$(field "$n" bulk_bytes)" -gt 0 ]; then t_ok "force_bulk: bulk transfers"; else t_fail "force_bulk: bulk transfers" "none"; fi
+
+# enable_hdmi=1: the HDMI card with its IEC958 PCM, route 2; the substreams shared out.
+t_run "reload with enable_hdmi=1" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm2835 enable_hdmi=1"
+t_run "card bcm2835 HDMI" grep -q "\[HDMI *\]: bcm2835_hdmi - bcm2835 HDMI" /proc/asound/cards
+t_run "HDMI: 4 substreams, headphones: 4" sh -c "aplay -l | grep -A2 'HDMI.*device 0' | grep -q 'Subdevices: 4/4' && aplay -l | grep -A2 'Headphones.*device 0' | grep -q 'Subdevices: 4/4'"
+t_run "HDMI: the IEC958 PCM" sh -c "aplay -l | grep -q 'HDMI.*device 1: IEC958'"
+t_run "HDMI: IEC958 controls" sh -c "amixer -c HDMI controls | grep -q 'IEC958 Playback Default' && amixer -c HDMI controls | grep -q 'IEC958 Playback Con Mask'"
+DEV=hw:CARD=HDMI,DEV=0
+play "HDMI: S16 2ch 48000 Hz bit-exact" 16 2 48000 9600
+n=$(newest)
+if [ "$(field "$n" dest)" = 2 ]; then t_ok "HDMI: route 2"; else t_fail "HDMI: route 2" "dest $(field "$n" dest)"; fi
+DEV=hw:CARD=HDMI,DEV=1
+play "HDMI IEC958: S16 2ch 44100 Hz bit-exact" 16 2 44100 8820
+DEV=hw:CARD=$CARD,DEV=0
 t_run "reload" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm2835"
 
 # Raw PCM ioctls (tools/pcm-check): the driver's limits and constraints; the delay stays
@@ -254,6 +269,7 @@ r=$?
 echo "$out" >/dev/console
 case "$r $out" in "0 "*underrun*) t_ok "COMPLETE beyond the data: XRUN, recovered" ;; *) t_fail "COMPLETE beyond the data: XRUN, recovered" "exit $r" ;; esac
 play "after the underruns: bit-exact again" 16 2 48000 9600
+t_run "underrun signal and unexplained count counted" sh -c "[ \$(cat $ODD/underruns) -ge 1 ] && [ \$((\$(cat $ODD/underruns) + \$(cat $ODD/bad_counts))) -ge 2 ]"
 
 # The fault knobs (firmware-services.md §7): each ends in its error, never a hang.
 knob refuse_open 1
@@ -267,6 +283,7 @@ knob auds_fault 3
 t_run "CLOSE error: playback still ends" sh -c "aplay -q -D $DEV $W/q.wav && dmesg | tail -n 5 | grep -q 'response error:1, msg=5'"
 knob auds_fault 7
 play "stray RESULT after OPEN: still bit-exact" 16 2 48000 9600
+t_run "stray RESULT counted" sh -c "[ \$(cat $ODD/stray_results) -ge 1 ]"
 # no_hang NAME WANT CMD...: CMD ends by itself (ALSA's own timeouts) and the log says WANT.
 no_hang() {
 	local name=$1 want=$2 r
@@ -283,6 +300,7 @@ knob auds_fault 4
 expect_out "no COMPLETE: no progress, drop and close at once" "no progress in 0.5 s" pcm-check stall "$PCM"
 knob auds_fault 5
 expect_out "bad cookies: no progress, drop and close at once" "no progress in 0.5 s" pcm-check stall "$PCM"
+t_run "bad cookies counted" sh -c "[ \$(cat $ODD/bad_cookies) -ge 1 ]"
 no_hang "bad cookies: ignored, the stream ends by ALSA's timeout" "invalid cookie" aplay -q -D $DEV $W/q.wav
 if [ "$TIER" = soak ]; then
 	knob auds_fault 4
