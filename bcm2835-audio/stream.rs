@@ -183,8 +183,13 @@ impl Link {
         st.inflight -= count_bytes;
         st.pos = (st.pos + count_bytes) % st.buffer;
         st.period_off += count_bytes;
-        if st.period_off >= st.period {
+        // A period boundary, or everything written played: ALSA re-reads the pointer. The
+        // second lets a drain end after a last period the application did not fill.
+        let boundary = st.period_off >= st.period;
+        if boundary {
             st.period_off %= st.period;
+        }
+        if boundary || st.inflight == 0 {
             if let Some(n) = &st.notifier {
                 n.period_elapsed();
             }

@@ -9,6 +9,9 @@
  *                                              and after the drain every frame was played
  *   pcm-check stall DEV                        with a VideoCore that reports nothing: no progress
  *                                              in 0.5 s, and DROP and close still return at once
+ *   pcm-check wav FILE BITS CHANNELS RATE FRAMES SEED   writes a WAV of pseudo-random samples
+ *   pcm-check same WAV CAPTURE                 the capture is the WAV's data followed by at most
+ *                                              one period of silence (aplay pads its last period)
  *
  * DEV is a /dev/snd/pcmCxDyp node. Exit 0 on success, 1 on a failed check, 2 on misuse.
  */
@@ -216,10 +219,106 @@ static int stall(int fd)
 	return now() - t < 2 ? 0 : 1;
 }
 
+static void le(FILE *f, unsigned int v, int n)
+{
+	while (n--) {
+		fputc(v & 0xff, f);
+		v >>= 8;
+	}
+}
+
+static int wav(const char *path, int bits, int ch, int rate, long frames, unsigned int seed)
+{
+	unsigned long bytes = frames * ch * bits / 8, i;
+	FILE *f = fopen(path, "wb");
+
+	if (!f)
+		return fail(path);
+	fputs("RIFF", f);
+	le(f, 36 + bytes, 4);
+	fputs("WAVEfmt ", f);
+	le(f, 16, 4);
+	le(f, 1, 2);
+	le(f, ch, 2);
+	le(f, rate, 4);
+	le(f, rate * ch * bits / 8, 4);
+	le(f, ch * bits / 8, 2);
+	le(f, bits, 2);
+	fputs("data", f);
+	le(f, bytes, 4);
+	for (i = 0; i < bytes; i++) {
+		seed = seed * 1103515245 + 12345;
+		fputc(seed >> 16, f);
+	}
+	return fclose(f) ? fail(path) : 0;
+}
+
+static unsigned char *slurp(const char *path, long *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b = NULL;
+	long n = 0, cap = 0;
+	size_t r;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 65536;
+			b = realloc(b, cap);
+			if (!b)
+				break;
+		}
+		r = fread(b + n, 1, cap - n, f);
+		if (!r)
+			break;
+		n += r;
+	}
+	fclose(f);
+	*len = n;
+	return b;
+}
+
+static int same(const char *wavpath, const char *cappath)
+{
+	long wl, cl, i, len;
+	unsigned char *w = slurp(wavpath, &wl), *c = slurp(cappath, &cl), silence;
+
+	if (!w || !c || wl < 44)
+		return fail("reading the files");
+	len = wl - 44;
+	silence = w[34] == 8 ? 0x80 : 0x00;
+	if (cl < len) {
+		fprintf(stderr, "pcm-check: capture of %ld bytes, the WAV has %ld\n", cl, len);
+		return 1;
+	}
+	for (i = 0; i < len; i++) {
+		if (c[i] != w[44 + i]) {
+			fprintf(stderr, "pcm-check: capture differs at byte %ld of %ld\n", i, len);
+			return 1;
+		}
+	}
+	for (; i < cl; i++) {
+		if (c[i] != silence) {
+			fprintf(stderr, "pcm-check: padding byte %ld is %#x, not silence\n", i, c[i]);
+			return 1;
+		}
+	}
+	printf("same: %ld bytes, then %ld bytes of silence\n", len, cl - len);
+	free(w);
+	free(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
 
+	if (argc == 8 && !strcmp(argv[1], "wav"))
+		return wav(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]),
+			   strtoul(argv[7], NULL, 0));
+	if (argc == 4 && !strcmp(argv[1], "same"))
+		return same(argv[2], argv[3]);
 	if (argc < 3)
 		goto usage;
 	fd = open(argv[2], O_RDWR);
@@ -232,6 +331,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "stall"))
 		return stall(fd);
 usage:
-	fprintf(stderr, "usage: pcm-check limits|stall DEV | play DEV BITS CHANNELS RATE FRAMES\n");
+	fprintf(stderr, "usage: pcm-check limits|stall DEV | play DEV BITS CHANNELS RATE FRAMES |\n"
+		"       wav FILE BITS CHANNELS RATE FRAMES SEED | same WAV CAPTURE\n");
 	return 2;
 }
