@@ -290,6 +290,7 @@ cycles() {
 	done
 }
 t_run "unload/reload idle" cycles "$(sized 5 100)"
+wav $W/long.wav 16 2 48000 96000
 unbind_playing() {
 	aplay -q -D $DEV $W/long.wav &
 	local pid=$!
