@@ -206,7 +206,10 @@ impl auxiliary::Driver for AudioDriver {
             if on {
                 let (c, odd) = card(adev, &state, kind, n)?;
                 cards.push(c, GFP_KERNEL)?;
-                dirs.push(KBox::pin_init(debugfs(kind.debugfs, odd), GFP_KERNEL)?, GFP_KERNEL)?;
+                dirs.push(
+                    KBox::pin_init(debugfs(kind.debugfs, odd), GFP_KERNEL)?,
+                    GFP_KERNEL,
+                )?;
             }
         }
         dev_info!(adev.as_ref(), "{} card(s)\n", cards.len());
