@@ -24,7 +24,8 @@
 //! | `sync_send` | write N: the VideoCore sends N DATA messages through its sync slot, to a port of the ARM's that has no synchronous service (the ARM drops them; its sync receive path runs); reads back how many are still to send |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //!
-//! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
+//! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine. The
+//! firmware memory's files are in `fwknobs.rs`, the audio service's in `audsfs.rs`.
 
 use crate::sim::Sim;
 use kernel::{
@@ -45,6 +46,7 @@ pub(crate) fn create(sim: Arc<Sim>) -> impl PinInit<Scope<Arc<Sim>>> {
         counters(sim, dir);
         dir.read_callback_file(c"state", &**sim, &show_state);
         crate::fwknobs::files(sim, dir);
+        crate::audsfs::files(sim, dir);
     })
 }
 

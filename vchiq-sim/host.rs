@@ -314,6 +314,8 @@ pub(crate) struct Host {
     desk: Desk,
     /// Buffer for reading DATA messages (never on the stack).
     scratch: KVec<u8>,
+    /// The earliest deadline the services asked for at the last tick.
+    deadline: Option<u64>,
 }
 
 impl Host {
@@ -402,6 +404,7 @@ impl Host {
                 outgoing: None,
             },
             scratch: KVec::from_elem(0u8, MAX_MSG_SIZE as usize, GFP_KERNEL)?,
+            deadline: None,
         };
         for make in services::ALL {
             host.services.push(make()?, GFP_KERNEL)?;
@@ -416,6 +419,29 @@ impl Host {
             svc.start(&mut cx)?;
         }
         Ok(host)
+    }
+
+    /// Lets every service do its timed work at `now` (microseconds since the simulator's
+    /// epoch) and collects the earliest deadline they ask for.
+    pub(crate) fn tick(&mut self, eng: &mut VpuEngine, counters: &Counters, now: u64) {
+        let mut deadline: Option<u64> = None;
+        for (owner, svc) in self.services.iter_mut().enumerate() {
+            let mut cx = Ctx {
+                eng: &mut *eng,
+                desk: &mut self.desk,
+                owner,
+                counters,
+            };
+            if let Some(at) = svc.tick(&mut cx, now) {
+                deadline = Some(deadline.map_or(at, |d| d.min(at)));
+            }
+        }
+        self.deadline = deadline;
+    }
+
+    /// The earliest deadline of the last [`Host::tick`].
+    pub(crate) fn deadline(&self) -> Option<u64> {
+        self.deadline
     }
 
     /// Whether no further ARM messages should be parsed until the outbox drains: it is long

@@ -6,8 +6,10 @@
 //! constructor listed in [`ALL`]. At every accepted VCHIQ_INIT the host creates each service
 //! afresh and calls [`SimService::start`], where it creates its listeners; after that the host
 //! calls it for the events of its listeners. Adding a service (gencmd, smem, audio) means
-//! adding a file and a line to [`ALL`] (`gcmd.rs` is vcgencmd's).
+//! adding a file and a line to [`ALL`] (`gcmd.rs` is vcgencmd's, `auds.rs` the audio
+//! service of snd-bcm2835).
 
+pub(crate) mod auds;
 mod echo;
 mod fun2;
 mod func;
@@ -33,6 +35,13 @@ pub(crate) trait SimService: Send {
     /// A DATA message arrived on `lid` (already released in shared memory).
     fn message(&mut self, _cx: &mut Ctx<'_>, _lid: Lid, _data: &[u8]) {}
 
+    /// Timed work at `now` (microseconds since the simulator's epoch), called every round;
+    /// returns when the service wants to be called again at the latest (the VideoCore's
+    /// timer activates it then), `None` for no deadline.
+    fn tick(&mut self, _cx: &mut Ctx<'_>, _now: u64) -> Option<u64> {
+        None
+    }
+
     /// A bulk queued with [`Ctx::bulk`] finished; its buffer comes back.
     fn bulk_done(
         &mut self,
@@ -50,11 +59,16 @@ pub(crate) trait SimService: Send {
 pub(crate) type Make = fn() -> Result<KBox<dyn SimService>>;
 
 /// Every service, in registration order.
-pub(crate) const ALL: [Make; 4] = [echo::make, func::make, fun2::make, gcmd::make];
+pub(crate) const ALL: [Make; 5] = [echo::make, func::make, fun2::make, gcmd::make, auds::make];
 
 /// Builds a fourcc from its four characters, first character highest.
 pub(crate) const fn fourcc(s: &[u8; 4]) -> u32 {
     u32::from_be_bytes(*s)
+}
+
+/// Reads the little-endian `u32` at byte `off` of `data`, if present.
+pub(crate) fn le_u32(data: &[u8], off: usize) -> Option<u32> {
+    le_i32(data, off).map(|v| v as u32)
 }
 
 /// Reads the little-endian `i32` at byte `off` of `data`, if present.

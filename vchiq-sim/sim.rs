@@ -146,16 +146,23 @@ impl Sim {
         if delay > 0 {
             fsleep(Delta::from_millis(i64::from(delay)));
         }
-        let again = {
+        let (again, deadline) = {
             let mut vpu = self.vpu.lock();
             let Vpu::Running(r) = &mut *vpu else {
                 return;
             };
-            self.busy.start(stamp(&self.epoch));
-            let again = r.activate(&self.knobs, &self.counters, &|| self.ring_arm());
+            let now = stamp(&self.epoch);
+            self.busy.start(now);
+            let again = r.activate(&self.knobs, &self.counters, now, &|| self.ring_arm());
             self.busy.end(stamp(&self.epoch));
-            again
+            (again, r.deadline())
         };
+        if let Some(at) = deadline {
+            // The next service deadline (microseconds since `epoch`), at most a second away
+            // per arming: a later one is re-armed by that activation.
+            let left = at.saturating_sub(stamp(&self.epoch)).min(1_000_000);
+            self.hw.kick_after(left as u32);
+        }
         if self.knobs.pingpong.load(Relaxed) != 0 {
             self.ring_arm();
         }
@@ -333,6 +340,17 @@ unsafe extern "C" fn vchiq_sim_rs_fw_vchiq_init(
         }
         Err(e) => e.to_errno(),
     }
+}
+
+/// The VideoCore's timer fired (sim_glue.c): activate it.
+///
+/// # Safety
+///
+/// `ctx` must be the simulator's `Sim`.
+#[no_mangle]
+unsafe extern "C" fn vchiq_sim_rs_tick(ctx: *mut c_void) {
+    // SAFETY: the caller guarantees `ctx`.
+    unsafe { &*ctx.cast::<Sim>() }.kick()
 }
 
 /// `ring_bell2`.

@@ -6,7 +6,9 @@
  * - the platform device "vchiq-sim" (as platform_device_register_full would make it, with
  *   platform data, an IRQ resource and a 32-bit DMA mask);
  * - the simulator's own ordered workqueue (the 7.3 Rust workqueue API can neither allocate
- *   nor destroy one, and destroy_workqueue() is what drains the VideoCore's work item);
+ *   nor destroy one, and destroy_workqueue() is what drains the VideoCore's work item), and
+ *   the VideoCore's timer: a delayed work on that queue that activates the VideoCore at a
+ *   service's deadline (AUDS plays at a sample rate), cancelled before the queue goes;
  * - bus address to page translation (dma_to_phys, pfn_valid), vmap of the slot memory with
  *   the attributes dma_alloc_coherent gave it, and kmap_local copies for bulk data;
  * - the device-managed action that detaches the VideoCore from the ARM's memory when the
@@ -39,6 +41,7 @@ void vchiq_sim_rs_ring_bell2(void *ctx);
 u32 vchiq_sim_rs_read_bell0(void *ctx);
 int vchiq_sim_rs_vc_reset(void *ctx);
 void vchiq_sim_rs_detach(void *ctx);
+void vchiq_sim_rs_tick(void *ctx);
 
 /* Declared here for the Rust side (sys.rs); not exported from the module. */
 struct vchiq_sim_hw;
@@ -50,6 +53,7 @@ struct workqueue_struct *vchiq_sim_hw_wq(struct vchiq_sim_hw *hw);
 struct device *vchiq_sim_hw_dev(struct vchiq_sim_hw *hw);
 unsigned int vchiq_sim_hw_irq(struct vchiq_sim_hw *hw);
 void vchiq_sim_hw_raise(struct vchiq_sim_hw *hw);
+void vchiq_sim_hw_kick_after(struct vchiq_sim_hw *hw, u32 usecs);
 int vchiq_sim_add_detach_action(struct device *dev, void *ctx);
 void *vchiq_sim_vmap(struct device *dev, u32 bus, u32 size);
 void vchiq_sim_vunmap(void *va);
@@ -70,7 +74,20 @@ struct vchiq_sim_hw {
 	unsigned int irq;
 	struct workqueue_struct *wq;
 	struct platform_device *pdev;
+	/* The VideoCore's timer; `ctx` is the `Sim` it activates, `dying` stops re-arming. */
+	struct delayed_work tick;
+	void *ctx;
+	bool dying;
 };
+
+static void vchiq_sim_hw_tick(struct work_struct *work)
+{
+	struct vchiq_sim_hw *hw = container_of(to_delayed_work(work), struct vchiq_sim_hw, tick);
+	void *ctx = READ_ONCE(hw->ctx);
+
+	if (ctx)
+		vchiq_sim_rs_tick(ctx);
+}
 
 /* Creates the interrupt domain with its one mapped interrupt, and the workqueue. */
 int vchiq_sim_hw_create(struct vchiq_sim_hw **out)
@@ -102,6 +119,7 @@ int vchiq_sim_hw_create(struct vchiq_sim_hw **out)
 		ret = -ENOMEM;
 		goto err_mapping;
 	}
+	INIT_DELAYED_WORK(&hw->tick, vchiq_sim_hw_tick);
 	*out = hw;
 	return 0;
 
@@ -144,6 +162,7 @@ int vchiq_sim_hw_register(struct vchiq_sim_hw *hw, void *ctx, u32 cache_line_siz
 		ret = platform_device_add_data(pdev, &pdata, sizeof(pdata));
 	if (ret)
 		goto err;
+	WRITE_ONCE(hw->ctx, ctx);
 	WRITE_ONCE(hw->pdev, pdev);
 	ret = platform_device_add(pdev);
 	if (ret) {
@@ -168,12 +187,16 @@ void vchiq_sim_hw_unregister(struct vchiq_sim_hw *hw)
 }
 
 /*
- * Drains and destroys the workqueue, then removes the interrupt. The device must be
- * unregistered already.
+ * Stops the timer, drains and destroys the workqueue, then removes the interrupt. Once
+ * `dying` is set no activation re-arms the timer; the flush waits for an activation that
+ * read it before, so the cancel is the last word on the timer.
  */
 void vchiq_sim_hw_destroy(struct vchiq_sim_hw *hw)
 {
 	vchiq_sim_hw_unregister(hw);
+	WRITE_ONCE(hw->dying, true);
+	flush_workqueue(hw->wq);
+	cancel_delayed_work_sync(&hw->tick);
 	destroy_workqueue(hw->wq);
 	irq_dispose_mapping(hw->irq);
 	irq_domain_remove_sim(hw->domain);
@@ -206,6 +229,17 @@ unsigned int vchiq_sim_hw_irq(struct vchiq_sim_hw *hw)
 void vchiq_sim_hw_raise(struct vchiq_sim_hw *hw)
 {
 	irq_set_irqchip_state(hw->irq, IRQCHIP_STATE_PENDING, true);
+}
+
+/*
+ * Activates the VideoCore in `usecs` microseconds (at least one jiffy from now), replacing
+ * an earlier pending deadline. Process context.
+ */
+void vchiq_sim_hw_kick_after(struct vchiq_sim_hw *hw, u32 usecs)
+{
+	if (READ_ONCE(hw->dying))
+		return;
+	mod_delayed_work(hw->wq, &hw->tick, usecs_to_jiffies(usecs));
 }
 
 static void vchiq_sim_devm_detach(void *ctx)

@@ -37,6 +37,7 @@ extern "C" {
     fn vchiq_sim_hw_wq(hw: *mut RawHw) -> *mut bindings::workqueue_struct;
     fn vchiq_sim_hw_dev(hw: *mut RawHw) -> *mut RawDevice;
     fn vchiq_sim_hw_raise(hw: *mut RawHw);
+    fn vchiq_sim_hw_kick_after(hw: *mut RawHw, usecs: u32);
     fn vchiq_sim_add_detach_action(dev: *mut RawDevice, ctx: *mut c_void) -> c_int;
     fn vchiq_sim_vmap(dev: *mut RawDevice, bus: u32, size: u32) -> *mut c_void;
     fn vchiq_sim_vunmap(va: *mut c_void);
@@ -143,6 +144,13 @@ impl HwRef {
     pub(crate) fn raise(&self) {
         // SAFETY: `ptr` is live (type invariant).
         unsafe { vchiq_sim_hw_raise(self.ptr.as_ptr()) }
+    }
+
+    /// Activates the VideoCore (its work item) in `usecs` microseconds, replacing an earlier
+    /// pending deadline; nothing once the hardware is being destroyed. Process context.
+    pub(crate) fn kick_after(&self, usecs: u32) {
+        // SAFETY: `ptr` is live (type invariant).
+        unsafe { vchiq_sim_hw_kick_after(self.ptr.as_ptr(), usecs) }
     }
 
     /// The platform device, while it is registered.

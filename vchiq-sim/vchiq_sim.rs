@@ -16,6 +16,7 @@
 
 use kernel::{prelude::*, sync::Arc};
 
+mod audsfs;
 mod debugfs;
 #[path = "../vchiq-core/engine.rs"]
 mod engine;
@@ -94,6 +95,7 @@ impl kernel::Module for VchiqSim {
             pr_err!("cache_line_size must be 32 or 64, not {}\n", cls);
             return Err(EINVAL);
         }
+        services::auds::init_captures();
         fwmem::init(fw_params())?;
         // Until `this` exists, dropping what was made is all the cleanup there is, but for
         // the firmware memory; from then on `Drop` tears everything down.
@@ -148,6 +150,7 @@ impl Drop for VchiqSim {
         self.hw = None;
         // Normally a no-op: the core's unbinding reset or detached the VideoCore.
         self.sim.reset();
+        services::auds::free_captures();
         fwmem::exit();
         pr_info!("unloaded\n");
     }

@@ -150,7 +150,15 @@ impl Running {
     /// `ring` after every round in which the engine asks for it, then arms the VideoCore's
     /// events ("sleeps"). Returns whether work is left over after [`MAX_ROUNDS`], for which
     /// the caller must run it again. Stops early, without arming, when `stop` is set.
-    pub(crate) fn activate(&mut self, knobs: &Knobs, counters: &Counters, ring: &dyn Fn()) -> bool {
+    /// `now` is the activation's time (microseconds since the simulator's epoch), for the
+    /// services' deadlines.
+    pub(crate) fn activate(
+        &mut self,
+        knobs: &Knobs,
+        counters: &Counters,
+        now: u64,
+        ring: &dyn Fn(),
+    ) -> bool {
         // Awake: the ARM need not ring us while we work.
         for w in Wait::ALL {
             self.eng.finish_sleep(w);
@@ -164,7 +172,7 @@ impl Running {
             }
             bump(&counters.rounds);
             self.take_hold(knobs);
-            self.round(knobs, counters);
+            self.round(knobs, counters, now);
             if self.eng.take_doorbell() {
                 self.ring_owed = true;
             }
@@ -243,8 +251,14 @@ impl Running {
         true
     }
 
+    /// The earliest deadline a service asked for at the last round (microseconds since the
+    /// simulator's epoch).
+    pub(crate) fn deadline(&self) -> Option<u64> {
+        self.host.deadline()
+    }
+
     /// One round of processing.
-    fn round(&mut self, knobs: &Knobs, counters: &Counters) {
+    fn round(&mut self, knobs: &Knobs, counters: &Counters, now: u64) {
         if !self.eng.is_connected() {
             let _ = self.eng.connect();
         }
@@ -312,6 +326,9 @@ impl Running {
                 }
             }
         }
+        // Timed work (AUDS playing) after the messages, so that data that just came is
+        // played in the same round.
+        self.host.tick(&mut self.eng, counters, now);
         self.host.drain(&mut self.eng, counters);
 
         // A corruption still armed waits for the next message; one that fired is counted.

@@ -1,0 +1,318 @@
+# audio: snd-bcm2835 on vchiq-core alone (no vchiq-dev, no /dev/vchiq) against the simulated
+# AUDS service, with Debian's aplay and amixer (Documentation/audio.md). Generated WAVs are
+# played and the simulator's capture compared with them bit for bit (aplay pads its last
+# period with silence) over formats, channel counts, rates and both transports (DATA messages
+# and bulk); the mixer's values reach the simulator as §6.2 says; four substreams at once;
+# underrun and recovery; every AUDS fault knob ends in its predicted error, never a hang;
+# 32-bit aplay on arm64; unload/reload idle and while playing; the leak check follows.
+# vm-alsa: yes
+# vm-timeout: 800
+# vm-soak-timeout: 1800
+
+DBG=/sys/kernel/debug/vchiq-sim
+CORE=/sys/bus/platform/drivers/vchiq-sim
+ODD=/sys/kernel/debug/snd-bcm2835-headphones
+CARD=Headphones
+DEV=hw:CARD=$CARD,DEV=0
+W=/tmp/audio
+mkdir -p $W
+
+# wav FILE BITS CHANNELS RATE FRAMES: a WAV of pseudo-random samples (a new seed each time).
+SEED=1
+wav() {
+	SEED=$((SEED + 1))
+	pcm-check wav "$1" "$2" "$3" "$4" "$5" $SEED
+}
+
+# newest: the index of the most recently opened AUDS connection.
+newest() { awk '{ split($2, s, "="); if (s[2] + 0 > best) { best = s[2] + 0; i = $1 } } END { print i }' $DBG/auds; }
+
+# field N NAME: a field of connection N's line in $DBG/auds.
+field() { sed -n "$(($1 + 1))p" $DBG/auds | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# same WAV N: connection N's capture is the WAV's data, then at most a period of silence.
+same() { pcm-check same "$1" $DBG/auds_capture"$2"; }
+
+# play NAME BITS CHANNELS RATE FRAMES [APLAY]: aplay a fresh WAV, compare the capture.
+play() {
+	local name=$1 bits=$2 ch=$3 rate=$4 frames=$5 aplay=${6:-aplay} n
+	wav $W/t.wav "$bits" "$ch" "$rate" "$frames"
+	if ! $aplay -q -D $DEV $W/t.wav >/dev/console 2>&1; then
+		t_fail "$name" "aplay failed"
+		return
+	fi
+	n=$(newest)
+	if [ "$(field "$n" channels) $(field "$n" rate) $(field "$n" bps)" != "$ch $rate $bits" ]; then
+		t_fail "$name" "the simulator was configured with $(field "$n" channels) $(field "$n" rate) $(field "$n" bps)"
+		return
+	fi
+	if same $W/t.wav "$n" >/dev/console 2>&1; then t_ok "$name"; else t_fail "$name" "capture differs"; fi
+}
+
+# expect_fail NAME WANT CMD...: CMD fails and its output (or dmesg) says WANT.
+expect_fail() {
+	local name=$1 want=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		echo "$out" >/dev/console
+		t_fail "$name" "succeeded"
+		return
+	fi
+	echo "$out" >/dev/console
+	case "$out $(dmesg | tail -n 20)" in
+	*"$want"*) t_ok "$name" ;;
+	*) t_fail "$name" "no '$want'" ;;
+	esac
+}
+
+knob() { echo "$2" >$DBG/$1; }
+
+t_run "load vchiq_sim, vchiq_core" sh -c "modprobe vchiq_sim && modprobe vchiq_core"
+t_run "load snd_bcm2835" modprobe snd_bcm2835
+if grep -q '^vchiq_dev ' /proc/modules || [ -e /dev/vchiq ]; then
+	t_fail "no vchiq_dev, no /dev/vchiq" "present"
+else
+	t_ok "no vchiq_dev, no /dev/vchiq"
+fi
+t_run "card bcm2835 Headphones" grep -q "\[$CARD *\]: bcm2835_headpho - bcm2835 Headphones" /proc/asound/cards
+t_run "aplay -l lists it" sh -c "aplay -l | grep -q 'bcm2835 Headphones'"
+t_run "8 substreams" sh -c "aplay -l | grep -q 'Subdevices: 8/8'"
+if grep -q HDMI /proc/asound/cards; then t_fail "no HDMI card by default" "present"; else t_ok "no HDMI card by default"; fi
+knob auds_speed 1
+
+# The matrix: formats x channels x rates, DATA messages (version 2) and bulk (version 1).
+# The check tier plays every format, channel count and rate at least once per transport
+# (each format and channel count at 48 kHz, each rate in S16 stereo); soak the product.
+frames_for() { echo $(($1 / 5)); } # 0.2 s
+wanted() {
+	[ "$TIER" = soak ] && return 0
+	[ "$3" = 48000 ] && [ "$1" = 16 ] && return 0
+	[ "$3" = 48000 ] && [ "$4" = data ] && return 0
+	[ "$1" = 16 ] && [ "$2" = 2 ] && return 0
+	[ "$1" = 8 ] && [ "$2" = 8 ] && [ "$3" = 192000 ] && return 0
+	return 1
+}
+for transport in data bulk; do
+	if [ $transport = bulk ]; then knob auds_version 1; else knob auds_version 2; fi
+	for bits in 8 16; do
+		for ch in 1 2 8; do
+			for rate in 8000 44100 48000 192000; do
+				wanted $bits $ch $rate $transport || continue
+				fmt=S16_LE
+				[ $bits = 8 ] && fmt=U8
+				play "aplay $transport $fmt ${ch}ch $rate Hz bit-exact" "$bits" "$ch" "$rate" "$(frames_for $rate)"
+			done
+		done
+	done
+	n=$(newest)
+	b=$(field "$n" bulk_bytes)
+	case $transport:$b in data:0 | bulk:[1-9]*) t_ok "$transport: bulk bytes $b" ;; *) t_fail "$transport: bulk bytes $b" "wrong transport" ;; esac
+done
+knob auds_version 2
+
+# force_bulk=1 on a version 2 service.
+t_run "reload with force_bulk=1" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm2835 force_bulk=1"
+play "aplay force_bulk S16 2ch 48000 Hz bit-exact" 16 2 48000 9600
+n=$(newest)
+if [ "$(field "$n" bulk_bytes)" -gt 0 ]; then t_ok "force_bulk: bulk transfers"; else t_fail "force_bulk: bulk transfers" "none"; fi
+
+# enable_hdmi=1: the HDMI card with its IEC958 PCM, route 2; the substreams shared out.
+t_run "reload with enable_hdmi=1" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm2835 enable_hdmi=1"
+t_run "card bcm2835 HDMI" grep -q "\[HDMI *\]: bcm2835_hdmi - bcm2835 HDMI" /proc/asound/cards
+t_run "HDMI: 4 substreams, headphones: 4" sh -c "aplay -l | grep -A2 'HDMI.*device 0' | grep -q 'Subdevices: 4/4' && aplay -l | grep -A2 'Headphones.*device 0' | grep -q 'Subdevices: 4/4'"
+t_run "HDMI: the IEC958 PCM" sh -c "aplay -l | grep -q 'HDMI.*device 1: IEC958'"
+t_run "HDMI: IEC958 controls" sh -c "amixer -c HDMI controls | grep -q 'IEC958 Playback Default' && amixer -c HDMI controls | grep -q 'IEC958 Playback Con Mask'"
+DEV=hw:CARD=HDMI,DEV=0
+play "HDMI: S16 2ch 48000 Hz bit-exact" 16 2 48000 9600
+n=$(newest)
+if [ "$(field "$n" dest)" = 2 ]; then t_ok "HDMI: route 2"; else t_fail "HDMI: route 2" "dest $(field "$n" dest)"; fi
+DEV=hw:CARD=HDMI,DEV=1
+play "HDMI IEC958: S16 2ch 44100 Hz bit-exact" 16 2 44100 8820
+DEV=hw:CARD=$CARD,DEV=0
+t_run "reload" sh -c "rmmod snd_bcm2835 && modprobe snd_bcm2835"
+
+# Raw PCM ioctls (tools/pcm-check): the driver's limits and constraints; the delay stays
+# within [0, buffer] after every write and the drain plays every frame.
+PCM=$(ls /dev/snd/pcmC*D0p | while read -r f; do
+	c=${f#/dev/snd/pcmC}
+	grep -q "^ *${c%%D*} \[$CARD" /proc/asound/cards && echo "$f"
+done)
+expect_out() {
+	local name=$1 want=$2 out
+	shift 2
+	out=$("$@" 2>&1)
+	echo "$out" >/dev/console
+	case $out in *"$want"*) t_ok "$name" ;; *) t_fail "$name" "no '$want'" ;; esac
+}
+expect_out "limits: U8 and S16_LE only" "formats 0x6" pcm-check limits "$PCM"
+expect_out "limits: 1-8 channels" "channels 1-8" pcm-check limits "$PCM"
+expect_out "limits: 8-192 kHz" "rate 8000-192000" pcm-check limits "$PCM"
+expect_out "limits: periods of at least 10 ms" "period_time 10000-" pcm-check limits "$PCM"
+expect_out "limits: buffers up to 128 KiB" "-131072" pcm-check limits "$PCM"
+expect_out "limits: periods are multiples of 16 bytes" "period_bytes 1000 refused" pcm-check limits "$PCM"
+expect_out "raw ioctls: delay within the buffer, every frame played" "played 24000 frames" pcm-check play "$PCM" 16 2 48000 24000
+knob auds_version 1
+expect_out "raw ioctls over bulk: every frame played" "played 9000 frames" pcm-check play "$PCM" 8 1 44100 9000
+knob auds_version 2
+
+# The mixer: amixer's values reach the simulator (§6.2).
+play_quiet() { wav $W/q.wav 16 2 48000 2400 && aplay -q -D $DEV $W/q.wav; }
+mixer() {
+	local name=$1 want_vol=$2 n
+	shift 2
+	if ! ${AMIXER:-amixer} -q -c $CARD -- "$@" >/dev/console 2>&1; then
+		t_fail "$name" "amixer failed"
+		return
+	fi
+	play_quiet >/dev/console 2>&1
+	n=$(newest)
+	if [ "$(field "$n" volume) $(field "$n" dest)" = "$want_vol 1" ]; then
+		t_ok "$name"
+	else
+		t_fail "$name" "volume $(field "$n" volume) dest $(field "$n" dest), want $want_vol 1"
+	fi
+}
+mixer "amixer volume -20.00 dB: volume 5120, dest 1" 5120 cset name='PCM Playback Volume' -2000
+mixer "amixer volume 0 dB: volume 0" 0 cset name='PCM Playback Volume' 0
+mixer "amixer volume +4.00 dB: volume -1024" 4294966272 cset name='PCM Playback Volume' 400
+mixer "amixer mute: volume 26214" 26214 cset name='PCM Playback Switch' off
+mixer "amixer unmute: the volume again" 4294966272 cset name='PCM Playback Switch' on
+t_run "amixer volume back to 0" amixer -q -c $CARD cset name='PCM Playback Volume' 0
+t_run "the volume's TLV is a dB scale" sh -c "amixer -c $CARD cget name='PCM Playback Volume' | grep -q 'dBscale-min=-102.39dB,step=0.01dB,mute=1'"
+# wait_playing N: until N connections play (at most 20 s).
+wait_playing() {
+	local i=0
+	while [ "$(grep -c 'playing=1' $DBG/auds)" -lt "$1" ]; do
+		i=$((i + 1))
+		[ $i -le 200 ] || return 1
+		sleep 0.1
+	done
+}
+# (A change while playing: see Documentation/audio.md, known problems.)
+amixer -q -c $CARD cset name='PCM Playback Volume' 0
+
+# Several substreams at once, each bit-exact. (Eight long concurrent streams stall under
+# this simulator: ALSA's write times out; see Documentation/audio.md, known problems.)
+several() {
+	local i pids= ok=0 n r=0
+	for i in 0 1 2 3; do
+		wav $W/e$i.wav 16 2 48000 9600
+	done
+	for i in 0 1 2 3; do
+		aplay -q -D $DEV $W/e$i.wav &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait "$i" || r=1; done
+	[ $r = 0 ] || return 1
+	for n in 0 1 2 3 4 5 6 7; do
+		for i in 0 1 2 3; do
+			if same $W/e$i.wav $n >/dev/null 2>&1; then ok=$((ok + 1)); break; fi
+		done
+	done
+	echo "$ok captures match a WAV"
+	[ $ok -ge 4 ]
+}
+t_run "4 substreams at once, each bit-exact" several
+
+# Underruns: the firmware's signal, then counts the stream cannot explain; aplay recovers.
+wav $W/u.wav 16 2 48000 72000
+knob auds_underrun 1
+out=$(aplay -D $DEV $W/u.wav 2>&1)
+r=$?
+echo "$out" >/dev/console
+case "$r $out" in "0 "*underrun*) t_ok "underrun signal: aplay reports it and recovers" ;; *) t_fail "underrun signal: aplay reports it and recovers" "exit $r" ;; esac
+knob auds_overcount 1
+out=$(aplay -D $DEV $W/u.wav 2>&1)
+r=$?
+echo "$out" >/dev/console
+case "$r $out" in "0 "*underrun*) t_ok "COMPLETE beyond the data: XRUN, recovered" ;; *) t_fail "COMPLETE beyond the data: XRUN, recovered" "exit $r" ;; esac
+play "after the underruns: bit-exact again" 16 2 48000 9600
+t_run "underrun signal and unexplained count counted" sh -c "[ \$(cat $ODD/underruns) -ge 1 ] && [ \$((\$(cat $ODD/underruns) + \$(cat $ODD/bad_counts))) -ge 2 ]"
+
+# The fault knobs (firmware-services.md §7): each ends in its error, never a hang.
+knob refuse_open 1
+expect_fail "refused open: aplay fails" "failed to open the AUDS service" aplay -q -D $DEV $W/q.wav
+knob refuse_open 0
+knob auds_fault 1
+expect_fail "CONFIG error: prepare fails (EIO)" "vchi message response error:1, msg=2" aplay -q -D $DEV $W/q.wav
+knob auds_fault 2
+expect_fail "CONTROL error: prepare fails (EIO)" "vchi message response error:1, msg=3" aplay -q -D $DEV $W/q.wav
+knob auds_fault 3
+t_run "CLOSE error: playback still ends" sh -c "aplay -q -D $DEV $W/q.wav && dmesg | tail -n 5 | grep -q 'response error:1, msg=5'"
+knob auds_fault 7
+play "stray RESULT after OPEN: still bit-exact" 16 2 48000 9600
+t_run "stray RESULT counted" sh -c "[ \$(cat $ODD/stray_results) -ge 1 ]"
+# no_hang NAME WANT CMD...: CMD ends by itself (ALSA's own timeouts) and the log says WANT.
+no_hang() {
+	local name=$1 want=$2 r
+	shift 2
+	timeout 40 "$@" >/dev/console 2>&1
+	r=$?
+	if [ $r = 124 ] || [ $r = 143 ]; then
+		t_fail "$name" "still running after 40 s"
+		return
+	fi
+	if dmesg | tail -n 30 | grep -q "$want"; then t_ok "$name"; else t_fail "$name" "no '$want' in the log"; fi
+}
+knob auds_fault 4
+expect_out "no COMPLETE: no progress, drop and close at once" "no progress in 0.5 s" pcm-check stall "$PCM"
+knob auds_fault 5
+expect_out "bad cookies: no progress, drop and close at once" "no progress in 0.5 s" pcm-check stall "$PCM"
+t_run "bad cookies counted" sh -c "[ \$(cat $ODD/bad_cookies) -ge 1 ]"
+no_hang "bad cookies: ignored, the stream ends by ALSA's timeout" "invalid cookie" aplay -q -D $DEV $W/q.wav
+if [ "$TIER" = soak ]; then
+	knob auds_fault 4
+	no_hang "no COMPLETE: the stream ends by ALSA's timeout" "snd_bcm2835" aplay -q -D $DEV $W/q.wav
+	knob auds_fault 6
+	expect_fail "RESULT after 11 s: ETIMEDOUT" "vchi message timeout" timeout 60 aplay -q -D $DEV $W/q.wav
+fi
+knob auds_fault 0
+play "all faults off: bit-exact" 16 2 44100 8820
+
+# 32-bit aplay and amixer on the 64-bit kernel (compat ioctls).
+if [ "$(uname -m)" = aarch64 ]; then
+	if [ -x /usr/bin/aplay32 ]; then
+		play "aplay32 S16 2ch 48000 Hz bit-exact (compat)" 16 2 48000 9600 aplay32
+		play "aplay32 U8 8ch 192000 Hz bit-exact (compat)" 8 8 192000 38400 aplay32
+		AMIXER=amixer32 mixer "amixer32 volume -10.00 dB (compat)" 2560 cset name='PCM Playback Volume' -1000
+		t_run "amixer32 reads it back" sh -c "amixer32 -c $CARD cget name='PCM Playback Volume' | grep -q ': values=-1000'"
+	else
+		t_fail "aplay32 (compat)" "no armhf aplay in the initramfs"
+	fi
+fi
+
+# Unload/reload while idle, then while playing (the stream ends with an error).
+cycles() {
+	local i=0
+	while [ $i -lt "$1" ]; do
+		rmmod snd_bcm2835 && modprobe snd_bcm2835 || return 1
+		i=$((i + 1))
+	done
+}
+t_run "unload/reload idle" cycles "$(sized 5 100)"
+wav $W/long.wav 16 2 48000 96000
+unbind_playing() {
+	aplay -q -D $DEV $W/long.wav &
+	local pid=$!
+	wait_playing 1
+	echo vchiq-sim >$CORE/unbind || return 1
+	if wait $pid; then
+		echo "aplay did not fail"
+		return 1
+	fi
+	! grep -q Headphones /proc/asound/cards && echo vchiq-sim >$CORE/bind
+}
+t_run "unbinding the core while playing ends the stream with an error" unbind_playing
+t_run "the card is back with the core" sh -c "sleep 0.5; grep -q Headphones /proc/asound/cards"
+t_run "playing after the core came back" aplay -q -D $DEV $W/q.wav
+reload_playing() {
+	aplay -q -D $DEV $W/long.wav &
+	local pid=$!
+	wait_playing 1
+	# The module is busy while the stream is open.
+	rmmod snd_bcm2835 2>/dev/null && return 1
+	wait $pid && rmmod snd_bcm2835 && modprobe snd_bcm2835
+}
+t_run "unload while playing: busy, then fine" reload_playing
+t_run "sim: no AUDS protocol errors" sh -c "[ \$(cat $DBG/auds_errors) = 0 ]"
+t_run "unload snd_bcm2835, vchiq_core, vchiq_sim" rmmod snd_bcm2835 vchiq_core vchiq_sim

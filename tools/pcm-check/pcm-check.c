@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcm-check: drives a playback PCM through the raw ALSA ioctls, for what aplay does not
+ * check (plan audio):
+ *
+ *   pcm-check limits DEV                       the hardware's ranges, as the driver refines them
+ *   pcm-check play DEV BITS CHANNELS RATE FRAMES   plays FRAMES of a ramp; after every write the
+ *                                              delay (written - played) is within [0, buffer],
+ *                                              and after the drain every frame was played
+ *   pcm-check stall DEV                        with a VideoCore that reports nothing: no progress
+ *                                              in 0.5 s, and DROP and close still return at once
+ *   pcm-check wav FILE BITS CHANNELS RATE FRAMES SEED   writes a WAV of pseudo-random samples
+ *   pcm-check same WAV CAPTURE                 the capture is the WAV's data followed by at most
+ *                                              one period of silence (aplay pads its last period)
+ *
+ * DEV is a /dev/snd/pcmCxDyp node. Exit 0 on success, 1 on a failed check, 2 on misuse.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <sound/asound.h>
+
+static int fail(const char *what)
+{
+	fprintf(stderr, "pcm-check: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+static struct snd_mask *mask(struct snd_pcm_hw_params *p, int param)
+{
+	return &p->masks[param - SNDRV_PCM_HW_PARAM_FIRST_MASK];
+}
+
+static struct snd_interval *interval(struct snd_pcm_hw_params *p, int param)
+{
+	return &p->intervals[param - SNDRV_PCM_HW_PARAM_FIRST_INTERVAL];
+}
+
+/* Everything allowed, as snd_pcm_hw_params_any() starts. */
+static void any(struct snd_pcm_hw_params *p)
+{
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	for (i = SNDRV_PCM_HW_PARAM_FIRST_MASK; i <= SNDRV_PCM_HW_PARAM_LAST_MASK; i++)
+		memset(mask(p, i), 0xff, sizeof(struct snd_mask));
+	for (i = SNDRV_PCM_HW_PARAM_FIRST_INTERVAL; i <= SNDRV_PCM_HW_PARAM_LAST_INTERVAL; i++) {
+		interval(p, i)->min = 0;
+		interval(p, i)->max = UINT_MAX;
+	}
+	p->rmask = ~0U;
+	p->info = ~0U;
+}
+
+static void set_mask(struct snd_pcm_hw_params *p, int param, unsigned int bit)
+{
+	struct snd_mask *m = mask(p, param);
+
+	memset(m, 0, sizeof(*m));
+	m->bits[bit / 32] = 1U << (bit % 32);
+}
+
+static void set_int(struct snd_pcm_hw_params *p, int param, unsigned int v)
+{
+	interval(p, param)->min = v;
+	interval(p, param)->max = v;
+	interval(p, param)->integer = 1;
+}
+
+static int limits(int fd)
+{
+	struct snd_pcm_hw_params p;
+	struct snd_interval *i;
+
+	any(&p);
+	if (ioctl(fd, SNDRV_PCM_IOCTL_HW_REFINE, &p) < 0)
+		return fail("HW_REFINE");
+	printf("formats %#x\n", mask(&p, SNDRV_PCM_HW_PARAM_FORMAT)->bits[0]);
+	i = interval(&p, SNDRV_PCM_HW_PARAM_CHANNELS);
+	printf("channels %u-%u\n", i->min, i->max);
+	i = interval(&p, SNDRV_PCM_HW_PARAM_RATE);
+	printf("rate %u-%u\n", i->min, i->max);
+	i = interval(&p, SNDRV_PCM_HW_PARAM_BUFFER_BYTES);
+	printf("buffer_bytes %u-%u\n", i->min, i->max);
+	i = interval(&p, SNDRV_PCM_HW_PARAM_PERIOD_TIME);
+	printf("period_time %u-%u\n", i->min, i->max);
+	i = interval(&p, SNDRV_PCM_HW_PARAM_PERIODS);
+	printf("periods %u-%u\n", i->min, i->max);
+	/* A period of 1000 bytes is not a multiple of 16: refused. */
+	any(&p);
+	set_int(&p, SNDRV_PCM_HW_PARAM_PERIOD_BYTES, 1000);
+	printf("period_bytes 1000 %s\n",
+	       ioctl(fd, SNDRV_PCM_IOCTL_HW_REFINE, &p) < 0 ? "refused" : "accepted");
+	any(&p);
+	set_int(&p, SNDRV_PCM_HW_PARAM_PERIOD_BYTES, 1024);
+	printf("period_bytes 1024 %s\n",
+	       ioctl(fd, SNDRV_PCM_IOCTL_HW_REFINE, &p) < 0 ? "refused" : "accepted");
+	return 0;
+}
+
+/* Configures interleaved BITS/CHANNELS/RATE; returns the buffer size in frames or 0. */
+static unsigned int setup(int fd, int bits, int ch, int rate)
+{
+	struct snd_pcm_hw_params p;
+
+	any(&p);
+	set_mask(&p, SNDRV_PCM_HW_PARAM_ACCESS, SNDRV_PCM_ACCESS_RW_INTERLEAVED);
+	set_mask(&p, SNDRV_PCM_HW_PARAM_FORMAT,
+		 bits == 8 ? SNDRV_PCM_FORMAT_U8 : SNDRV_PCM_FORMAT_S16_LE);
+	set_mask(&p, SNDRV_PCM_HW_PARAM_SUBFORMAT, SNDRV_PCM_SUBFORMAT_STD);
+	set_int(&p, SNDRV_PCM_HW_PARAM_CHANNELS, ch);
+	set_int(&p, SNDRV_PCM_HW_PARAM_RATE, rate);
+	if (ioctl(fd, SNDRV_PCM_IOCTL_HW_PARAMS, &p) < 0) {
+		fail("HW_PARAMS");
+		return 0;
+	}
+	if (ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0) {
+		fail("PREPARE");
+		return 0;
+	}
+	return interval(&p, SNDRV_PCM_HW_PARAM_BUFFER_SIZE)->min;
+}
+
+static int delay_ok(int fd, unsigned int buffer)
+{
+	snd_pcm_sframes_t d;
+
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DELAY, &d) < 0)
+		return errno == EPIPE ? -1 : 0;
+	if (d < 0 || d > (snd_pcm_sframes_t)buffer) {
+		fprintf(stderr, "pcm-check: delay %ld outside [0, %u]\n", (long)d, buffer);
+		return 0;
+	}
+	return 1;
+}
+
+static int play(int fd, int bits, int ch, int rate, long frames)
+{
+	unsigned int buffer = setup(fd, bits, ch, rate);
+	int fb = ch * bits / 8, r;
+	long done = 0, chunk;
+	unsigned char *buf;
+	struct snd_xferi x;
+
+	if (!buffer)
+		return 1;
+	chunk = buffer / 4 ? buffer / 4 : 1;
+	buf = malloc(chunk * fb);
+	if (!buf)
+		return fail("malloc");
+	while (done < frames) {
+		long n = frames - done < chunk ? frames - done : chunk, k;
+
+		for (k = 0; k < n * fb; k++)
+			buf[k] = (unsigned char)(done * fb + k);
+		x.buf = buf;
+		x.frames = n;
+		x.result = 0;
+		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0) {
+			free(buf);
+			return fail("WRITEI_FRAMES");
+		}
+		done += x.result;
+		r = delay_ok(fd, buffer);
+		if (r == 0) {
+			free(buf);
+			return 1;
+		}
+	}
+	free(buf);
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DRAIN) < 0)
+		return fail("DRAIN");
+	printf("played %ld frames (buffer %u)\n", done, buffer);
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int stall(int fd)
+{
+	unsigned int buffer = setup(fd, 16, 2, 48000);
+	static unsigned char buf[4 * 4800];
+	snd_pcm_sframes_t d0, d1;
+	struct snd_xferi x = { .buf = buf, .frames = 4800 };
+	double t;
+
+	if (!buffer)
+		return 1;
+	if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0)
+		return fail("WRITEI_FRAMES");
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DELAY, &d0) < 0)
+		return fail("DELAY");
+	usleep(500000);
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DELAY, &d1) < 0)
+		return fail("DELAY");
+	if (d1 != d0) {
+		fprintf(stderr, "pcm-check: the stream moved (%ld -> %ld)\n", (long)d0, (long)d1);
+		return 1;
+	}
+	t = now();
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DROP) < 0)
+		return fail("DROP");
+	if (close(fd) < 0)
+		return fail("close");
+	printf("no progress in 0.5 s (delay %ld); drop and close took %.3f s\n", (long)d1, now() - t);
+	return now() - t < 2 ? 0 : 1;
+}
+
+static void le(FILE *f, unsigned int v, int n)
+{
+	while (n--) {
+		fputc(v & 0xff, f);
+		v >>= 8;
+	}
+}
+
+static int wav(const char *path, int bits, int ch, int rate, long frames, unsigned int seed)
+{
+	unsigned long bytes = frames * ch * bits / 8, i;
+	FILE *f = fopen(path, "wb");
+
+	if (!f)
+		return fail(path);
+	fputs("RIFF", f);
+	le(f, 36 + bytes, 4);
+	fputs("WAVEfmt ", f);
+	le(f, 16, 4);
+	le(f, 1, 2);
+	le(f, ch, 2);
+	le(f, rate, 4);
+	le(f, rate * ch * bits / 8, 4);
+	le(f, ch * bits / 8, 2);
+	le(f, bits, 2);
+	fputs("data", f);
+	le(f, bytes, 4);
+	for (i = 0; i < bytes; i++) {
+		seed = seed * 1103515245 + 12345;
+		fputc(seed >> 16, f);
+	}
+	return fclose(f) ? fail(path) : 0;
+}
+
+static unsigned char *slurp(const char *path, long *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b = NULL;
+	long n = 0, cap = 0;
+	size_t r;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 65536;
+			b = realloc(b, cap);
+			if (!b)
+				break;
+		}
+		r = fread(b + n, 1, cap - n, f);
+		if (!r)
+			break;
+		n += r;
+	}
+	fclose(f);
+	*len = n;
+	return b;
+}
+
+static int same(const char *wavpath, const char *cappath)
+{
+	long wl, cl, i, len;
+	unsigned char *w = slurp(wavpath, &wl), *c = slurp(cappath, &cl), silence;
+
+	if (!w || !c || wl < 44)
+		return fail("reading the files");
+	len = wl - 44;
+	silence = w[34] == 8 ? 0x80 : 0x00;
+	if (cl < len) {
+		fprintf(stderr, "pcm-check: capture of %ld bytes, the WAV has %ld\n", cl, len);
+		return 1;
+	}
+	for (i = 0; i < len; i++) {
+		if (c[i] != w[44 + i]) {
+			fprintf(stderr, "pcm-check: capture differs at byte %ld of %ld\n", i, len);
+			return 1;
+		}
+	}
+	for (; i < cl; i++) {
+		if (c[i] != silence) {
+			fprintf(stderr, "pcm-check: padding byte %ld is %#x, not silence\n", i, c[i]);
+			return 1;
+		}
+	}
+	printf("same: %ld bytes, then %ld bytes of silence\n", len, cl - len);
+	free(w);
+	free(c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int fd;
+
+	if (argc == 8 && !strcmp(argv[1], "wav"))
+		return wav(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]),
+			   strtoul(argv[7], NULL, 0));
+	if (argc == 4 && !strcmp(argv[1], "same"))
+		return same(argv[2], argv[3]);
+	if (argc < 3)
+		goto usage;
+	fd = open(argv[2], O_RDWR);
+	if (fd < 0)
+		return fail(argv[2]);
+	if (!strcmp(argv[1], "limits"))
+		return limits(fd);
+	if (!strcmp(argv[1], "play") && argc == 7)
+		return play(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
+	if (!strcmp(argv[1], "stall"))
+		return stall(fd);
+usage:
+	fprintf(stderr, "usage: pcm-check limits|stall DEV | play DEV BITS CHANNELS RATE FRAMES |\n"
+		"       wav FILE BITS CHANNELS RATE FRAMES SEED | same WAV CAPTURE\n");
+	return 2;
+}
