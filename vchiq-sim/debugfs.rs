@@ -18,6 +18,7 @@
 //! | `remote_use` | write N: the VideoCore sends N REMOTE_USE (the ARM acks each with REMOTE_USE_ACTIVE, counted in `use_acks`); reads back how many are still to send |
 //! | `remote_release` | write N: the VideoCore sends N REMOTE_RELEASE (after any pending REMOTE_USE); reads back how many are still to send |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
+//! | `smem` | write a command of the SMEM service (`services/smem.rs`: faults, protocol version, references, camera frames, checksums, memory requests, hostile messages), run at once in the VideoCore's context; read: the service's state and handles |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine.
 
@@ -56,6 +57,19 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_callback_file(c"corrupt_header", &**sim, &show_corrupt, &write_corrupt);
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
     dir.write_only_callback_file(c"reset", &**sim, &write_reset);
+    dir.read_write_callback_file(c"smem", &**sim, &show_services, &write_command);
+}
+
+fn show_services(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    sim.describe_services(f)
+}
+
+fn write_command(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 64];
+    let n = r.len().min(buf.len());
+    r.read_slice(&mut buf[..n])?;
+    let line = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?.trim();
+    sim.command(line)
 }
 
 fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {

@@ -6,12 +6,13 @@
 //! constructor listed in [`ALL`]. At every accepted VCHIQ_INIT the host creates each service
 //! afresh and calls [`SimService::start`], where it creates its listeners; after that the host
 //! calls it for the events of its listeners. Adding a service (gencmd, smem, audio) means
-//! adding a file and a line to [`ALL`] (`gcmd.rs` is vcgencmd's).
+//! adding a file and a line to [`ALL`] (`gcmd.rs` is vcgencmd's, `smem.rs` vc-sm-cma's).
 
 mod echo;
 mod fun2;
 mod func;
 pub(crate) mod gcmd;
+mod smem;
 
 use crate::engine::{BulkDir, BulkResult};
 use crate::host::{BulkBuf, Ctx, Lid};
@@ -44,13 +45,24 @@ pub(crate) trait SimService: Send {
         _buf: BulkBuf,
     ) {
     }
+
+    /// A command written to debugfs (`smem`), run in the VideoCore's context; `None` if it
+    /// is not this service's.
+    fn command(&mut self, _cx: &mut Ctx<'_>, _line: &str) -> Option<Result> {
+        None
+    }
+
+    /// The service's lines of the debugfs file its commands go to.
+    fn describe(&self, _f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        Ok(())
+    }
 }
 
 /// Constructor of a service.
 pub(crate) type Make = fn() -> Result<KBox<dyn SimService>>;
 
 /// Every service, in registration order.
-pub(crate) const ALL: [Make; 4] = [echo::make, func::make, fun2::make, gcmd::make];
+pub(crate) const ALL: [Make; 5] = [echo::make, func::make, fun2::make, gcmd::make, smem::make];
 
 /// Builds a fourcc from its four characters, first character highest.
 pub(crate) const fn fourcc(s: &[u8; 4]) -> u32 {
