@@ -433,6 +433,11 @@ impl Smem {
                         e.vc = Vc::Gone;
                         true
                     }
+                    // An import whose answer never came: the VideoCore says it is done.
+                    Vc::Importing(_) => {
+                        e.vc = Vc::Gone;
+                        true
+                    }
                     _ => false,
                 },
                 None => false,
