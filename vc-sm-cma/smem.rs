@@ -82,7 +82,7 @@ pub(crate) static LEAKED_BYTES: Atomic<usize> = Atomic::new(0);
 
 /// Adds one to `c`; returns the new value.
 pub(crate) fn bump(c: &Atomic<u32>) -> u32 {
-    c.fetch_add(1, Relaxed).wrapping_add(1)
+    c.fetch_add(1u32, Relaxed).wrapping_add(1)
 }
 
 /// Whether the `n`-th event of a kind is logged: the first ten, then powers of two.
@@ -183,7 +183,7 @@ impl Smem {
     /// A new trans_id: bit 31 clear, never 0.
     fn trans_id(&self) -> u32 {
         loop {
-            let id = self.next_trans_id.fetch_add(1, Relaxed).wrapping_add(1) & !proto::EVENT;
+            let id = self.next_trans_id.fetch_add(1u32, Relaxed).wrapping_add(1) & !proto::EVENT;
             if id != 0 {
                 return id;
             }
@@ -306,6 +306,12 @@ impl Smem {
                 }
             }
         }
+    }
+
+    /// The VideoCore's handle of `kernel_id`, while it has one.
+    pub(crate) fn vc_handle(&self, kernel_id: u32) -> Option<u32> {
+        let mut reg = self.buffers.lock();
+        reg.get_mut(kernel_id).and_then(|e| e.vc.handle())
     }
 
     /// Linux's last reference on `buf`'s dma-buf went: FREE if the VideoCore has it.

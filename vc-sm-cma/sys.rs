@@ -205,6 +205,11 @@ impl DmaBuf {
         }
     }
 
+    /// The `struct dma_buf` (for the kernel API, which hands out references as pointers).
+    pub(crate) fn as_raw(&self) -> *mut c_void {
+        self.ptr.as_ptr().cast()
+    }
+
     /// A reference on the dma-buf's file, for an fd.
     pub(crate) fn file(&self) -> ARef<File> {
         // SAFETY: the dma-buf is live (type invariant); the C side takes a file reference,

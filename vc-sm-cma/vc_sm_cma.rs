@@ -31,6 +31,7 @@ mod abi;
 mod buffer;
 mod debugfs;
 mod file;
+mod kapi;
 mod proto;
 mod smem;
 mod sys;
@@ -50,6 +51,7 @@ struct Connection(Arc<Smem>);
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        kapi::unbind(&self.0);
         self.0.disconnect();
     }
 }
@@ -120,6 +122,7 @@ fn connect(adev: &auxiliary::Device<Core<'_>>) -> Result<Arc<Smem>> {
         smem.disconnect();
         return Err(e);
     }
+    kapi::bind(&smem);
     dev_info!(adev.as_ref(), "/dev/vcsm-cma\n");
     Ok(smem)
 }
@@ -132,6 +135,8 @@ struct VcsmModule {
 
 impl InPlaceModule for VcsmModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: called once, before the driver (the only user) is registered.
+        unsafe { kapi::CURRENT.init() };
         try_pin_init!(Self {
             _driver <- driver::Registration::new(c"vc_sm_cma", module),
         })

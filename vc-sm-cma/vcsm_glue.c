@@ -53,8 +53,10 @@ void vcsm_dmabuf_put(struct dma_buf *buf);
 struct dma_buf *vcsm_dmabuf_from_fd(int fd);
 int vcsm_sync_user(unsigned long addr, size_t len, u32 mode);
 
-/* Implemented in Rust (sys.rs): the exported dma-buf of `owner` was released. */
+/* Implemented in Rust: the exported dma-buf of `owner` was released (sys.rs); kapi.rs. */
 void vcsm_rs_dmabuf_release(void *owner);
+int vcsm_rs_import_dmabuf(void *src, void **handle);
+u32 vcsm_rs_vc_handle(void *owner);
 
 struct vcsm_mem {
 	struct device *dev;		/* the VideoCore's DMA device (referenced) */
@@ -560,3 +562,39 @@ struct dma_buf *vcsm_dmabuf_from_fd(int fd)
 {
 	return dma_buf_get(fd);
 }
+
+/* --- the kernel API of downstream's vc_sm_knl.h (kapi.rs) ---------------------------- */
+
+int vc_sm_cma_import_dmabuf(struct dma_buf *src, void **handle);
+int vc_sm_cma_int_handle(void *handle);
+int vc_sm_cma_free(void *handle);
+
+/* Imports `src` to the VideoCore; *handle is the re-exported dma-buf (a reference). */
+int vc_sm_cma_import_dmabuf(struct dma_buf *src, void **handle)
+{
+	if (!src || !handle)
+		return -EINVAL;
+	return vcsm_rs_import_dmabuf(src, handle);
+}
+EXPORT_SYMBOL_GPL(vc_sm_cma_import_dmabuf);
+
+/* The VideoCore's handle of a buffer from vc_sm_cma_import_dmabuf, 0 if none. */
+int vc_sm_cma_int_handle(void *handle)
+{
+	struct dma_buf *buf = handle;
+
+	if (!buf || (buf->ops != &vcsm_own_ops && buf->ops != &vcsm_fwd_ops))
+		return 0;
+	return vcsm_rs_vc_handle(((struct vcsm_mem *)buf->priv)->owner);
+}
+EXPORT_SYMBOL_GPL(vc_sm_cma_int_handle);
+
+/* Drops the reference vc_sm_cma_import_dmabuf gave. */
+int vc_sm_cma_free(void *handle)
+{
+	if (!handle)
+		return -EINVAL;
+	dma_buf_put(handle);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vc_sm_cma_free);
