@@ -11,10 +11,10 @@ use kernel::transmute::{AsBytes, FromBytes};
 
 /// The ioctl magic.
 pub(crate) const MAGIC: u32 = b'J' as u32;
-/// Command numbers.
-pub(crate) const NR_ALLOC: u32 = 0x5a;
-pub(crate) const NR_IMPORT_DMABUF: u32 = 0x5b;
-pub(crate) const NR_CLEAN_INVALID2: u32 = 0x5c;
+/// Command numbers (the request's low byte).
+pub(crate) const NR_ALLOC: u32 = ALLOC & 0xff;
+pub(crate) const NR_IMPORT_DMABUF: u32 = IMPORT_DMABUF & 0xff;
+pub(crate) const NR_CLEAN_INVALID2: u32 = CLEAN_INVALID2 & 0xff;
 
 /// The cache types of user-vcsm's enum: only the host's cache matters to this driver.
 pub(crate) const CACHE_NONE: u32 = 0;
@@ -99,9 +99,9 @@ unsafe impl FromBytes for Block64 {}
 unsafe impl FromBytes for Block32 {}
 
 /// The request numbers user space uses.
-pub(crate) const ALLOC: u32 = _IOR::<Alloc>(MAGIC, NR_ALLOC);
-pub(crate) const IMPORT_DMABUF: u32 = _IOR::<ImportDmabuf>(MAGIC, NR_IMPORT_DMABUF);
-pub(crate) const CLEAN_INVALID2: u32 = _IOR::<CleanInvalid2>(MAGIC, NR_CLEAN_INVALID2);
+pub(crate) const ALLOC: u32 = _IOR::<Alloc>(MAGIC, 0x5a);
+pub(crate) const IMPORT_DMABUF: u32 = _IOR::<ImportDmabuf>(MAGIC, 0x5b);
+pub(crate) const CLEAN_INVALID2: u32 = _IOR::<CleanInvalid2>(MAGIC, 0x5c);
 
 /// Cache maintenance modes of a block.
 pub(crate) const MODE_NOP: u32 = 0;

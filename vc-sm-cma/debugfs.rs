@@ -55,7 +55,7 @@ fn show(s: &Smem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             handle,
             e.vc.mapping(),
             state,
-            e.linux as u32
+            u32::from(e.linux)
         )?;
     }
     writeln!(f, "Total resource count: {}", reg.entries.len())?;

@@ -126,10 +126,12 @@ impl VcsmFile {
 
 /// One block: `block_count` ranges of `block_size` bytes, `inter_block_stride` apart.
 fn block(b: &Block64) -> Result {
-    if b.invalidate_mode == abi::MODE_NOP {
-        return Ok(());
+    match b.invalidate_mode {
+        abi::MODE_NOP => return Ok(()),
+        abi::MODE_INVALIDATE | abi::MODE_CLEAN | abi::MODE_FLUSH => {}
+        _ => return Err(EINVAL),
     }
-    if b.invalidate_mode > abi::MODE_FLUSH || b.block_count > MAX_BLOCKS * 64 {
+    if b.block_count > MAX_BLOCKS * 64 {
         return Err(EINVAL);
     }
     let start = usize::try_from(b.start_address).map_err(|_| EFAULT)?;

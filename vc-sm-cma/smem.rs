@@ -230,17 +230,17 @@ impl Smem {
         let buf = Buffer::new(self.clone(), kernel_id, name, imported, cached, mem)?;
         let bus = buf.bus()?;
         let size = u32::try_from(buf.mem().size()).map_err(|_| EINVAL)?;
+        let trans_id = self.trans_id();
+        let tgid = kernel::current!().group_leader().pid() as u32;
+        let msg = proto::import(trans_id, bus, size, kernel_id, tgid, &buf.name)?;
         let dmabuf = DmaBuf::export(&buf)?;
         // From here on, dropping `dmabuf` releases Linux's hold (`linux_released`).
-        let trans_id = self.trans_id();
         self.buffers.lock().add(Entry {
             buf: buf.clone(),
             vc: Vc::Importing(trans_id),
             linux: true,
             waiting: true,
         })?;
-        let tgid = kernel::current!().group_leader().pid() as u32;
-        let msg = proto::import(trans_id, bus, size, kernel_id, tgid, &buf.name)?;
         bump(&self.counters.imports);
         if let Err(e) = self.send(&msg) {
             // Never sent: the VideoCore cannot answer.

@@ -45,8 +45,10 @@ pub(crate) struct RawDevice {
     _opaque: [u8; 0],
 }
 
+// The auxiliary device and the file are passed as `void *`: their structs have members
+// bindgen makes zero-sized, which the FFI-safety lint refuses even behind a pointer.
 extern "C" {
-    fn vcsm_dev_get(adev: *mut kernel::bindings::auxiliary_device) -> *mut RawDevice;
+    fn vcsm_dev_get(adev: *mut c_void) -> *mut RawDevice;
     fn vcsm_dev_put(dev: *mut RawDevice);
     fn vcsm_mem_alloc(dev: *mut RawDevice, size: usize, cached: bool) -> *mut RawMem;
     fn vcsm_mem_import(dev: *mut RawDevice, src: *mut RawDmaBuf) -> *mut RawMem;
@@ -54,7 +56,7 @@ extern "C" {
     fn vcsm_mem_dma(m: *const RawMem) -> u64;
     fn vcsm_mem_size(m: *const RawMem) -> usize;
     fn vcsm_mem_export(m: *mut RawMem, owner: *mut c_void) -> *mut RawDmaBuf;
-    fn vcsm_dmabuf_file(buf: *mut RawDmaBuf) -> *mut kernel::bindings::file;
+    fn vcsm_dmabuf_file(buf: *mut RawDmaBuf) -> *mut c_void;
     fn vcsm_dmabuf_get(buf: *mut RawDmaBuf);
     fn vcsm_dmabuf_put(buf: *mut RawDmaBuf);
     fn vcsm_dmabuf_from_fd(fd: c_int) -> *mut RawDmaBuf;
@@ -88,9 +90,7 @@ impl DmaDevice {
     /// The parent of `adev`, vchiq-core's auxiliary device (the VideoCore's device).
     pub(crate) fn of(adev: &kernel::auxiliary::Device<kernel::device::Core<'_>>) -> Result<Self> {
         // CAST: `auxiliary::Device` is `#[repr(transparent)]` over the C struct.
-        let raw = core::ptr::from_ref(adev)
-            .cast::<kernel::bindings::auxiliary_device>()
-            .cast_mut();
+        let raw = core::ptr::from_ref(adev).cast::<c_void>().cast_mut();
         // SAFETY: `raw` is a bound auxiliary device (probe context), which has a parent.
         let dev = unsafe { vcsm_dev_get(raw) };
         // INVARIANT: a reference from `vcsm_dev_get`.

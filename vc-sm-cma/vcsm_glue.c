@@ -38,7 +38,7 @@ MODULE_IMPORT_NS("DMA_BUF");
 struct vcsm_mem;
 
 /* Declared here for the Rust side (sys.rs). */
-struct device *vcsm_dev_get(struct auxiliary_device *adev);
+struct device *vcsm_dev_get(void *adev);
 void vcsm_dev_put(struct device *dev);
 struct vcsm_mem *vcsm_mem_alloc(struct device *dev, size_t size, bool cached);
 struct vcsm_mem *vcsm_mem_import(struct device *dev, struct dma_buf *src);
@@ -47,7 +47,7 @@ void vcsm_mem_free(struct vcsm_mem *m, bool leak);
 u64 vcsm_mem_dma(const struct vcsm_mem *m);
 size_t vcsm_mem_size(const struct vcsm_mem *m);
 struct dma_buf *vcsm_mem_export(struct vcsm_mem *m, void *owner);
-struct file *vcsm_dmabuf_file(struct dma_buf *buf);
+void *vcsm_dmabuf_file(struct dma_buf *buf);
 void vcsm_dmabuf_get(struct dma_buf *buf);
 void vcsm_dmabuf_put(struct dma_buf *buf);
 struct dma_buf *vcsm_dmabuf_from_fd(int fd);
@@ -86,8 +86,11 @@ struct vcsm_attachment {
 	enum dma_data_direction dir;	/* DMA_NONE while not mapped */
 };
 
-struct device *vcsm_dev_get(struct auxiliary_device *adev)
+/* The auxiliary device comes as void * (see sys.rs). */
+struct device *vcsm_dev_get(void *p)
 {
+	struct auxiliary_device *adev = p;
+
 	return get_device(adev->dev.parent);
 }
 
@@ -541,8 +544,8 @@ struct dma_buf *vcsm_mem_export(struct vcsm_mem *m, void *owner)
 	return buf;
 }
 
-/* A new reference on the dma-buf's file, for fd_install. */
-struct file *vcsm_dmabuf_file(struct dma_buf *buf)
+/* A new reference on the dma-buf's file (a struct file *, see sys.rs), for fd_install. */
+void *vcsm_dmabuf_file(struct dma_buf *buf)
 {
 	return get_file(buf->file);
 }

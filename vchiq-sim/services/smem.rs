@@ -28,7 +28,6 @@ use super::{fourcc, SimService};
 use crate::engine::{ServerOptions, ServiceParams};
 use crate::host::{Ctx, Lid};
 use crate::knobs::bump;
-use core::fmt::Write;
 use kernel::prelude::*;
 
 const SMEM: u32 = fourcc(b"SMEM");
