@@ -113,6 +113,8 @@ impl Vc {
 pub(crate) struct Entry {
     pub(crate) buf: Arc<Buffer>,
     pub(crate) vc: Vc,
+    /// The VideoCore's handle, once known (kept after it let go, for debugfs).
+    pub(crate) handle: u32,
     /// Linux's dma-buf exists (or, for VC_MEM_REQUEST memory, never existed: false).
     pub(crate) linux: bool,
     /// An ioctl or kernel caller waits for the IMPORT answer.

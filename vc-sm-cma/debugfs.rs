@@ -35,7 +35,7 @@ fn show(s: &Smem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             (false, true) => "alloc-cached",
             (false, false) => "alloc",
         };
-        let handle = e.vc.handle().unwrap_or(0);
+        let handle = e.handle;
         let state = match e.vc {
             Vc::Importing(_) => "importing",
             Vc::Held(_) => "held",

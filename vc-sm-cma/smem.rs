@@ -238,6 +238,7 @@ impl Smem {
         self.buffers.lock().add(Entry {
             buf: buf.clone(),
             vc: Vc::Importing(trans_id),
+            handle: 0,
             linux: true,
             waiting: true,
         })?;
@@ -402,6 +403,7 @@ impl Smem {
             } else {
                 Vc::Held(handle)
             };
+            e.handle = handle;
             let late = !e.waiting;
             let free = if e.linux { None } else { self.free_if_held(e) };
             (free, late, e.buf.kernel_id)
@@ -518,6 +520,7 @@ impl Smem {
         self.buffers.lock().add(Entry {
             buf,
             vc: Vc::Held(handle),
+            handle,
             linux: false,
             waiting: false,
         })?;
