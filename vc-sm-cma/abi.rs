@@ -113,7 +113,7 @@ pub(crate) const MODE_FLUSH: u32 = 3;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Layout {
     Native,
-    #[cfg_attr(not(CONFIG_COMPAT), expect(dead_code))]
+    /// A 32-bit caller on a 64-bit kernel (named in `block_is_32` on every kernel).
     Compat,
 }
 
