@@ -25,7 +25,11 @@ fn name(n: &[u8]) -> &str {
 }
 
 fn show(s: &Smem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "protocol: {}", if s.v2.load(Relaxed) != 0 { 2 } else { 1 })?;
+    writeln!(
+        f,
+        "protocol: {}",
+        if s.v2.load(Relaxed) != 0 { 2 } else { 1 }
+    )?;
     writeln!(f, "Resources")?;
     let reg = s.buffers.lock();
     for e in reg.entries.iter() {

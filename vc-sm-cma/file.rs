@@ -37,7 +37,11 @@ fn write<T: kernel::transmute::AsBytes>(addr: usize, v: &T) -> Result {
 }
 
 /// Hands `dmabuf` to the caller as the reserved fd, once `answer` has been copied out.
-fn install(fd: FileDescriptorReservation, dmabuf: DmaBuf, answer: impl FnOnce() -> Result) -> Result {
+fn install(
+    fd: FileDescriptorReservation,
+    dmabuf: DmaBuf,
+    answer: impl FnOnce() -> Result,
+) -> Result {
     answer()?;
     fd.fd_install(dmabuf.file());
     Ok(())
@@ -102,10 +106,14 @@ impl VcsmFile {
         if h.op_count > MAX_BLOCKS {
             return Err(EINVAL);
         }
-        let first = arg.checked_add(core::mem::size_of::<CleanInvalid2>()).ok_or(EFAULT)?;
+        let first = arg
+            .checked_add(core::mem::size_of::<CleanInvalid2>())
+            .ok_or(EFAULT)?;
         for i in 0..h.op_count as usize {
             let b = if layout.block_is_32() {
-                let at = first.checked_add(i * core::mem::size_of::<Block32>()).ok_or(EFAULT)?;
+                let at = first
+                    .checked_add(i * core::mem::size_of::<Block32>())
+                    .ok_or(EFAULT)?;
                 let b: Block32 = read(at)?;
                 Block64 {
                     invalidate_mode: b.invalidate_mode,
@@ -115,7 +123,9 @@ impl VcsmFile {
                     inter_block_stride: b.inter_block_stride,
                 }
             } else {
-                let at = first.checked_add(i * core::mem::size_of::<Block64>()).ok_or(EFAULT)?;
+                let at = first
+                    .checked_add(i * core::mem::size_of::<Block64>())
+                    .ok_or(EFAULT)?;
                 read::<Block64>(at)?
             };
             block(&b)?;
@@ -136,9 +146,7 @@ fn block(b: &Block64) -> Result {
     }
     let start = usize::try_from(b.start_address).map_err(|_| EFAULT)?;
     for k in 0..b.block_count as usize {
-        let off = k
-            .checked_mul(b.inter_block_stride as usize)
-            .ok_or(EINVAL)?;
+        let off = k.checked_mul(b.inter_block_stride as usize).ok_or(EINVAL)?;
         let addr = start.checked_add(off).ok_or(EFAULT)?;
         sys::sync_user(addr, b.block_size as usize, b.invalidate_mode)?;
     }

@@ -93,7 +93,10 @@ pub(crate) fn free(trans_id: u32, handle: u32) -> Result<KVec<u8>> {
 
 /// CLIENT_VERSION with [`PROTOCOL`].
 pub(crate) fn client_version(trans_id: u32) -> Result<KVec<u8>> {
-    sized(message(CLIENT_VERSION, trans_id, &[PROTOCOL], None, &[]), 12)
+    sized(
+        message(CLIENT_VERSION, trans_id, &[PROTOCOL], None, &[]),
+        12,
+    )
 }
 
 /// The answer to the VideoCore's VC_MEM_REQUEST `vc_trans_id`: memory at `addr` (0:
@@ -178,7 +181,9 @@ pub(crate) fn parse(data: &[u8]) -> Incoming {
             _ => bad,
         },
         VC_MEM_REQUEST => {
-            let name = data.get(16..16 + NAME_LEN).and_then(|n| Name::try_from(n).ok());
+            let name = data
+                .get(16..16 + NAME_LEN)
+                .and_then(|n| Name::try_from(n).ok());
             match (w(1), w(2), w(3), name, w(12)) {
                 (Some(trans_id), Some(size), Some(align), Some(name), Some(handle)) => {
                     Incoming::MemRequest {

@@ -137,12 +137,7 @@ impl Smem {
     /// Opens SMEM on `state` and announces protocol 2 (not waiting for the answer).
     pub(crate) fn connect(self: &Arc<Self>, state: &vchiq::State) -> Result {
         let instance = Instance::new(state)?;
-        let handler = Arc::new(
-            SmemHandler {
-                smem: self.clone(),
-            },
-            GFP_KERNEL,
-        )?;
+        let handler = Arc::new(SmemHandler { smem: self.clone() }, GFP_KERNEL)?;
         let handle = instance.open_kept(
             proto::FOURCC,
             proto::VERSION,
@@ -295,9 +290,7 @@ impl Smem {
                 kernel::sync::CondVarTimeoutResult::Signal { .. } => {
                     (ERESTARTSYS, &self.counters.interrupted)
                 }
-                kernel::sync::CondVarTimeoutResult::Timeout => {
-                    (ETIMEDOUT, &self.counters.timeouts)
-                }
+                kernel::sync::CondVarTimeoutResult::Timeout => (ETIMEDOUT, &self.counters.timeouts),
             };
             if let Some(e) = reg.get_mut(kernel_id) {
                 if matches!(e.vc, Vc::Importing(_)) {
@@ -379,7 +372,11 @@ impl Smem {
             Incoming::Malformed(len) => {
                 let n = bump(&self.counters.malformed);
                 if log_nth(n) {
-                    pr_warn!("malformed message of {} bytes from the VideoCore (#{})\n", len, n);
+                    pr_warn!(
+                        "malformed message of {} bytes from the VideoCore (#{})\n",
+                        len,
+                        n
+                    );
                 }
             }
         }
@@ -412,7 +409,11 @@ impl Smem {
         if late {
             let n = bump(&self.counters.late);
             if log_nth(n) {
-                pr_warn!("late response {} to an abandoned import (#{})\n", trans_id, n);
+                pr_warn!(
+                    "late response {} to an abandoned import (#{})\n",
+                    trans_id,
+                    n
+                );
             }
         }
         if let Some(h) = free {
@@ -489,7 +490,12 @@ impl Smem {
             Err(e) => {
                 let n = bump(&self.counters.mem_requests_refused);
                 if log_nth(n) {
-                    pr_warn!("memory request of {} bytes refused: {:?} (#{})\n", size, e, n);
+                    pr_warn!(
+                        "memory request of {} bytes refused: {:?} (#{})\n",
+                        size,
+                        e,
+                        n
+                    );
                 }
                 (0, 0)
             }
@@ -512,7 +518,10 @@ impl Smem {
             return Err(EINVAL);
         }
         let size = usize::try_from(size).map_err(|_| EINVAL)?;
-        let size = page_align(size.checked_next_multiple_of(align.max(1) as usize).ok_or(EINVAL)?)?;
+        let size = page_align(
+            size.checked_next_multiple_of(align.max(1) as usize)
+                .ok_or(EINVAL)?,
+        )?;
         let mem = Memory::alloc(&self.dev, size, false)?;
         let kernel_id = self.buffers.lock().new_id()?;
         let buf = Buffer::new(self.clone(), kernel_id, name, false, false, mem)?;

@@ -699,7 +699,12 @@ impl Host {
     }
 
     /// Runs a debugfs command in the first service that takes it; `EINVAL` if none does.
-    pub(crate) fn command(&mut self, eng: &mut VpuEngine, line: &str, counters: &Counters) -> Result {
+    pub(crate) fn command(
+        &mut self,
+        eng: &mut VpuEngine,
+        line: &str,
+        counters: &Counters,
+    ) -> Result {
         for (owner, svc) in self.services.iter_mut().enumerate() {
             let mut cx = Ctx {
                 eng: &mut *eng,

@@ -240,7 +240,15 @@ impl Smem {
         self.add_handle(handle, bus, size, kernel_id, arm, vc)
     }
 
-    fn add_handle(&mut self, handle: u32, bus: u32, size: u32, kernel_id: u32, arm: u32, vc: u32) -> u32 {
+    fn add_handle(
+        &mut self,
+        handle: u32,
+        bus: u32,
+        size: u32,
+        kernel_id: u32,
+        arm: u32,
+        vc: u32,
+    ) -> u32 {
         if self.handles.len() >= MAX_HANDLES {
             return 0;
         }
