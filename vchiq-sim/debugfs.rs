@@ -23,6 +23,7 @@
 //! | `reopen` | write 1: the VideoCore closes its connection to the ARM's server and opens it again in the same round: the ARM sees CLOSE and OPEN in one batch (one-shot) |
 //! | `sync_send` | write N: the VideoCore sends N DATA messages through its sync slot, to a port of the ARM's that has no synchronous service (the ARM drops them; its sync receive path runs); reads back how many are still to send |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
+//! | `smem` | write a command of the SMEM service (`services/smem.rs`: faults, protocol version, references, camera frames, checksums, memory requests, hostile messages), run at once in the VideoCore's context; read: the service's state and handles |
 //!
 //! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine. The
 //! firmware memory's files are in `fwknobs.rs`, the audio service's in `audsfs.rs`.
@@ -68,6 +69,19 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.read_write_callback_file(c"stop", &**sim, &show_stop, &write_stop);
     dir.write_only_callback_file(c"reset", &**sim, &write_reset);
     dir.read_write_callback_file(c"hold", &**sim, &show_hold, &write_hold);
+    dir.read_write_callback_file(c"smem", &**sim, &show_services, &write_command);
+}
+
+fn show_services(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    sim.describe_services(f)
+}
+
+fn write_command(sim: &Sim, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 64];
+    let n = r.len().min(buf.len());
+    r.read_slice(&mut buf[..n])?;
+    let line = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?.trim();
+    sim.command(line)
 }
 
 fn counters<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {

@@ -21,6 +21,7 @@ use crate::engine::{
 };
 use crate::knobs::{bump, log_nth, Counters, Knobs};
 use crate::services::{self, SimService};
+use crate::sys::Dev;
 use crate::vpu_shm::VpuShm;
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
@@ -181,9 +182,15 @@ pub(crate) struct Ctx<'a> {
     desk: &'a mut Desk,
     owner: usize,
     counters: &'a Counters,
+    dev: Dev,
 }
 
 impl Ctx<'_> {
+    /// The device whose bus addresses the ARM's memory has (for DMA by bus address).
+    pub(crate) fn dev(&self) -> &Dev {
+        &self.dev
+    }
+
     /// The simulator's counters.
     pub(crate) fn counters(&self) -> &Counters {
         self.counters
@@ -312,6 +319,7 @@ pub(crate) struct BulkJob {
 pub(crate) struct Host {
     services: KVec<KBox<dyn SimService>>,
     desk: Desk,
+    dev: Dev,
     /// Buffer for reading DATA messages (never on the stack).
     scratch: KVec<u8>,
     /// The earliest deadline the services asked for at the last tick.
@@ -392,9 +400,10 @@ impl Host {
     }
 
     /// Creates every service of `services::ALL` and lets each register its listeners.
-    pub(crate) fn new(eng: &mut VpuEngine, counters: &Counters) -> Result<Self> {
+    pub(crate) fn new(eng: &mut VpuEngine, counters: &Counters, dev: Dev) -> Result<Self> {
         let mut host = Host {
             services: KVec::new(),
+            dev,
             desk: Desk {
                 listeners: KVec::new(),
                 outbox: KVec::new(),
@@ -415,6 +424,7 @@ impl Host {
                 desk: &mut host.desk,
                 owner,
                 counters,
+                dev,
             };
             svc.start(&mut cx)?;
         }
@@ -783,7 +793,39 @@ impl Host {
             desk: &mut self.desk,
             owner,
             counters,
+            dev: self.dev,
         };
         f(&mut **svc, &mut cx, lid);
+    }
+
+    /// Runs a debugfs command in the first service that takes it; `EINVAL` if none does.
+    pub(crate) fn command(
+        &mut self,
+        eng: &mut VpuEngine,
+        line: &str,
+        counters: &Counters,
+    ) -> Result {
+        for (owner, svc) in self.services.iter_mut().enumerate() {
+            let mut cx = Ctx {
+                eng: &mut *eng,
+                desk: &mut self.desk,
+                owner,
+                counters,
+                dev: self.dev,
+            };
+            if let Some(r) = svc.command(&mut cx, line) {
+                self.drain(eng, counters);
+                return r;
+            }
+        }
+        Err(EINVAL)
+    }
+
+    /// Every service's debugfs lines.
+    pub(crate) fn describe_services(
+        &self,
+        f: &mut kernel::fmt::Formatter<'_>,
+    ) -> kernel::fmt::Result {
+        self.services.iter().try_for_each(|s| s.describe(f))
     }
 }

@@ -56,7 +56,7 @@ mod tests {
             vpu.shm()
                 .set_own_slots(own.first.min(own.sync), own.last.max(own.sync));
             let counters = KBox::new(Counters::new(), GFP_KERNEL)?;
-            let host = Host::new(&mut vpu, &counters)?;
+            let host = Host::new(&mut vpu, &counters, crate::sys::Dev::for_test())?;
             let mut p = Pair {
                 arm: KBox::new(arm, GFP_KERNEL)?,
                 vpu: KBox::new(vpu, GFP_KERNEL)?,

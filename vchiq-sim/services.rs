@@ -14,6 +14,7 @@ mod echo;
 mod fun2;
 mod func;
 pub(crate) mod gcmd;
+mod smem;
 
 use crate::engine::{BulkDir, BulkResult};
 use crate::host::{BulkBuf, Ctx, Lid};
@@ -53,13 +54,31 @@ pub(crate) trait SimService: Send {
         _buf: BulkBuf,
     ) {
     }
+
+    /// A command written to debugfs (`smem`), run in the VideoCore's context; `None` if it
+    /// is not this service's.
+    fn command(&mut self, _cx: &mut Ctx<'_>, _line: &str) -> Option<Result> {
+        None
+    }
+
+    /// The service's lines of the debugfs file its commands go to.
+    fn describe(&self, _f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        Ok(())
+    }
 }
 
 /// Constructor of a service.
 pub(crate) type Make = fn() -> Result<KBox<dyn SimService>>;
 
 /// Every service, in registration order.
-pub(crate) const ALL: [Make; 5] = [echo::make, func::make, fun2::make, gcmd::make, auds::make];
+pub(crate) const ALL: [Make; 6] = [
+    echo::make,
+    func::make,
+    fun2::make,
+    gcmd::make,
+    auds::make,
+    smem::make,
+];
 
 /// Builds a fourcc from its four characters, first character highest.
 pub(crate) const fn fourcc(s: &[u8; 4]) -> u32 {

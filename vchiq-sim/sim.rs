@@ -287,6 +287,32 @@ impl Sim {
         Ok(())
     }
 
+    /// Runs a service command (debugfs `smem`) in the VideoCore's context, then lets an
+    /// activation send what it queued. Process context.
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` while the VideoCore is not running; the command's own error otherwise.
+    pub(crate) fn command(&self, line: &str) -> Result {
+        let r = match &mut *self.vpu.lock() {
+            Vpu::Running(r) => r.command(line, &self.counters),
+            _ => Err(ENODEV),
+        };
+        self.kick();
+        r
+    }
+
+    /// The services' lines (debugfs `smem`).
+    pub(crate) fn describe_services(
+        &self,
+        f: &mut kernel::fmt::Formatter<'_>,
+    ) -> kernel::fmt::Result {
+        match &*self.vpu.lock() {
+            Vpu::Running(r) => r.describe_services(f),
+            _ => writeln!(f, "off"),
+        }
+    }
+
     /// Writes the `state` file.
     pub(crate) fn describe(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
         let vpu = self.vpu.lock();

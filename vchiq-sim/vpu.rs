@@ -126,7 +126,7 @@ impl Running {
         let own = eng.own_slots();
         eng.shm()
             .set_own_slots(own.first.min(own.sync), own.last.max(own.sync));
-        let host = Host::new(&mut eng, counters)?;
+        let host = Host::new(&mut eng, counters, dev)?;
         // Queued now, sent with the first activation's doorbell; a failure here (no slot) is
         // retried by every activation.
         let _ = eng.connect();
@@ -450,6 +450,19 @@ impl Running {
                 BulkResult::Aborted
             }
         }
+    }
+
+    /// Runs a service's debugfs command (`smem`).
+    pub(crate) fn command(&mut self, line: &str, counters: &Counters) -> Result {
+        self.host.command(&mut self.eng, line, counters)
+    }
+
+    /// The services' debugfs lines (`smem`).
+    pub(crate) fn describe_services(
+        &self,
+        f: &mut kernel::fmt::Formatter<'_>,
+    ) -> kernel::fmt::Result {
+        self.host.describe_services(f)
     }
 
     /// A summary for the `state` file.

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ioctl ABI of `/dev/vcsm-cma`, as downstream's `vc_sm_cma_ioctl.h` defines it
+//! (firmware-services.md §4.6): magic `'J'`, commands from 0x5A; the numbers, sizes and every
+//! field's offset are asserted at build time, for 64-bit and 32-bit callers. Like downstream,
+//! the driver looks at the magic and the command number only (the `_IOR` direction bits are
+//! wrong for in/out arguments, but user space has them).
+
+use kernel::ioctl::_IOR;
+use kernel::transmute::{AsBytes, FromBytes};
+
+/// The ioctl magic.
+pub(crate) const MAGIC: u32 = b'J' as u32;
+/// Command numbers (the request's low byte).
+pub(crate) const NR_ALLOC: u32 = ALLOC & 0xff;
+pub(crate) const NR_IMPORT_DMABUF: u32 = IMPORT_DMABUF & 0xff;
+pub(crate) const NR_CLEAN_INVALID2: u32 = CLEAN_INVALID2 & 0xff;
+
+/// The cache types of user-vcsm's enum: only the host's cache matters to this driver.
+pub(crate) const CACHE_NONE: u32 = 0;
+pub(crate) const CACHE_HOST: u32 = 1;
+pub(crate) const CACHE_VC: u32 = 2;
+pub(crate) const CACHE_BOTH: u32 = 3;
+
+/// `struct vc_sm_cma_ioctl_alloc` (the same on 32 and 64 bits).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Alloc {
+    pub(crate) size: u32,
+    pub(crate) num: u32,
+    pub(crate) cached: u32,
+    pub(crate) pad: u32,
+    pub(crate) name: [u8; 32],
+    /// Out: the dma-buf's file descriptor.
+    pub(crate) handle: i32,
+    pub(crate) vc_handle: u32,
+    pub(crate) dma_addr: u64,
+}
+
+/// `struct vc_sm_cma_ioctl_import_dmabuf` (the same on 32 and 64 bits).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ImportDmabuf {
+    pub(crate) dmabuf_fd: i32,
+    pub(crate) cached: u32,
+    pub(crate) name: [u8; 32],
+    /// Out: the re-exported dma-buf's file descriptor.
+    pub(crate) handle: i32,
+    pub(crate) vc_handle: u32,
+    pub(crate) size: u32,
+    pub(crate) pad: u32,
+    pub(crate) dma_addr: u64,
+}
+
+/// `struct vc_sm_cma_ioctl_clean_invalid2`'s header; `op_count` blocks follow.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CleanInvalid2 {
+    pub(crate) op_count: u32,
+    pub(crate) pad: u32,
+}
+
+/// A block of CLEAN_INVALID2 for a 64-bit caller.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Block64 {
+    pub(crate) invalidate_mode: u32,
+    pub(crate) block_count: u32,
+    pub(crate) start_address: u64,
+    pub(crate) block_size: u32,
+    pub(crate) inter_block_stride: u32,
+}
+
+/// A block of CLEAN_INVALID2 for a 32-bit caller.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Block32 {
+    pub(crate) invalidate_mode: u32,
+    pub(crate) block_count: u32,
+    pub(crate) start_address: u32,
+    pub(crate) block_size: u32,
+    pub(crate) inter_block_stride: u32,
+}
+
+// SAFETY: plain integers and byte arrays without padding (sizes asserted below): any bit
+// pattern is valid and every byte is initialised.
+unsafe impl FromBytes for Alloc {}
+// SAFETY: as above.
+unsafe impl AsBytes for Alloc {}
+// SAFETY: as above.
+unsafe impl FromBytes for ImportDmabuf {}
+// SAFETY: as above.
+unsafe impl AsBytes for ImportDmabuf {}
+// SAFETY: as above.
+unsafe impl FromBytes for CleanInvalid2 {}
+// SAFETY: as above.
+unsafe impl FromBytes for Block64 {}
+// SAFETY: as above.
+unsafe impl FromBytes for Block32 {}
+
+/// The request numbers user space uses.
+pub(crate) const ALLOC: u32 = _IOR::<Alloc>(MAGIC, 0x5a);
+pub(crate) const IMPORT_DMABUF: u32 = _IOR::<ImportDmabuf>(MAGIC, 0x5b);
+pub(crate) const CLEAN_INVALID2: u32 = _IOR::<CleanInvalid2>(MAGIC, 0x5c);
+
+/// Cache maintenance modes of a block.
+pub(crate) const MODE_NOP: u32 = 0;
+pub(crate) const MODE_INVALIDATE: u32 = 1;
+pub(crate) const MODE_CLEAN: u32 = 2;
+pub(crate) const MODE_FLUSH: u32 = 3;
+
+/// Which layout a caller uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    Native,
+    /// A 32-bit caller on a 64-bit kernel (named in `block_is_32` on every kernel).
+    Compat,
+}
+
+impl Layout {
+    /// The native layout is the 32-bit one on 32-bit kernels.
+    pub(crate) fn block_is_32(self) -> bool {
+        self == Layout::Compat || cfg!(not(CONFIG_64BIT))
+    }
+}
+
+// firmware-services.md §4.6.
+const _: () = {
+    assert!(ALLOC == 0x8040_4a5a);
+    assert!(IMPORT_DMABUF == 0x8040_4a5b);
+    assert!(CLEAN_INVALID2 == 0x8008_4a5c);
+    assert!(core::mem::size_of::<Alloc>() == 64);
+    assert!(core::mem::offset_of!(Alloc, size) == 0);
+    assert!(core::mem::offset_of!(Alloc, num) == 4);
+    assert!(core::mem::offset_of!(Alloc, cached) == 8);
+    assert!(core::mem::offset_of!(Alloc, name) == 16);
+    assert!(core::mem::offset_of!(Alloc, handle) == 48);
+    assert!(core::mem::offset_of!(Alloc, vc_handle) == 52);
+    assert!(core::mem::offset_of!(Alloc, dma_addr) == 56);
+    assert!(core::mem::size_of::<ImportDmabuf>() == 64);
+    assert!(core::mem::offset_of!(ImportDmabuf, dmabuf_fd) == 0);
+    assert!(core::mem::offset_of!(ImportDmabuf, cached) == 4);
+    assert!(core::mem::offset_of!(ImportDmabuf, name) == 8);
+    assert!(core::mem::offset_of!(ImportDmabuf, handle) == 40);
+    assert!(core::mem::offset_of!(ImportDmabuf, vc_handle) == 44);
+    assert!(core::mem::offset_of!(ImportDmabuf, size) == 48);
+    assert!(core::mem::offset_of!(ImportDmabuf, dma_addr) == 56);
+    assert!(core::mem::size_of::<CleanInvalid2>() == 8);
+    assert!(core::mem::size_of::<Block64>() == 24);
+    assert!(core::mem::offset_of!(Block64, start_address) == 8);
+    assert!(core::mem::offset_of!(Block64, block_size) == 16);
+    assert!(core::mem::offset_of!(Block64, inter_block_stride) == 20);
+    assert!(core::mem::size_of::<Block32>() == 20);
+    assert!(core::mem::offset_of!(Block32, start_address) == 8);
+    assert!(core::mem::offset_of!(Block32, block_size) == 12);
+    assert!(core::mem::offset_of!(Block32, inter_block_stride) == 16);
+};
