@@ -441,6 +441,7 @@ impl Host {
                 desk: &mut self.desk,
                 owner,
                 counters,
+                dev: self.dev,
             };
             if let Some(at) = svc.tick(&mut cx, now) {
                 deadline = Some(deadline.map_or(at, |d| d.min(at)));
