@@ -6,7 +6,8 @@
 # before the leak check. Booted like a Pi, with the top of RAM kept for the VideoCore's
 # firmware memory (vc-mem, vcdbg/vclog-style reading).
 # vm-vc-mem: yes
-FAMILY_LOAD="vchiq_sim vchiq_core vchiq_ktest vchiq_dev vc_mem"
+# vm-alsa: yes
+FAMILY_LOAD="vchiq_sim vchiq_core vchiq_ktest vchiq_dev vc_mem snd_bcm2835 vc_sm_cma"
 for m in $FAMILY_LOAD; do t_run "modprobe $m" modprobe $m; done
 say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 t_run "echo 100 messages through the VideoCore" sh -c 'echo "echo 100" >/sys/kernel/debug/vchiq-ktest/run'
@@ -15,12 +16,15 @@ cat /sys/kernel/debug/vchiq-core-sim/state >/dev/console
 t_run "vchiq-test -f 1 through /dev/vchiq" vchiq-test -f 1
 t_run "vcgencmd-style query over GCMD: version" vcmem gencmd version
 t_run "the firmware's message log through /dev/vc-mem" sh -c 'vcmem log -m | tail -n 5'
+t_run "aplay half a second of 48 kHz stereo on 'bcm2835 Headphones'" sh -c \
+	'pcm-check wav /tmp/demo.wav 16 2 48000 24000 1 && aplay -q -D hw:CARD=Headphones,DEV=0 /tmp/demo.wav'
+t_run "vc-sm-cma: the simulated camera's frames in a dma-buf from /dev/vcsm-cma" vcsm camera 0
 
 menu() {
 	cat <<'MENU'
 
   vchiq-rs demo: vchiq-sim (the simulated VideoCore), vchiq-core, vchiq-ktest, vchiq-dev,
-  vc-mem
+  vc-mem, snd-bcm2835, vc-sm-cma
   Things to try:
     vchiq-test -f 1                 functional test of /dev/vchiq (64-bit)
     vchiq-test32 -f 1               the same through the compat ioctls (32-bit, arm64 only)
@@ -34,6 +38,10 @@ menu() {
     vcmem gencmd commands           every GCMD command the firmware knows
     vcmem info; vcmem syms          /dev/vc-mem: the VideoCore memory and its symbol table
     vcmem log -m                    the firmware's message log, as vclog -m prints it
+    aplay -l; amixer -c Headphones  the ALSA card over the VideoCore's audio service
+    pcm-check wav /tmp/t.wav 16 2 48000 48000 1; aplay /tmp/t.wav; cat /sys/kernel/debug/vchiq-sim/auds
+    vcsm flow 0; vcsm camera 1      vc-sm-cma: libvcsm's flows, camera frames in a cached buffer
+    cat /sys/kernel/debug/vcsm-cma/state               the shared buffers
     pthread-check                   threads and time as glibc programs use them
   'exit' ends the demo: the family is unloaded and checked for leaks.
 
