@@ -41,6 +41,15 @@ pub fn alarm_thread(thread: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Arms the process's SIGALRM timer to fire after `usecs` and again every `usecs` (below one
+/// second) until [`ualarm`]`(0)` disarms it. Unlike a one-shot alarm this bounds a blocking
+/// call even when the first signal comes before the call starts to wait (the process was
+/// preempted in between): the handler takes that one and the next ends the wait.
+pub fn ualarm_repeating(usecs: u32) {
+    // SAFETY: ualarm only changes the process's real-time timer.
+    unsafe { sys::ualarm(usecs, usecs) };
+}
+
 /// Arms (or with 0, disarms) the process's one-shot SIGALRM timer, in microseconds
 /// (below one second).
 pub fn ualarm(usecs: u32) {

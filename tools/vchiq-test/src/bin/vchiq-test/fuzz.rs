@@ -9,21 +9,25 @@
 //! take as a pointer, is itself harmless as a pointer (it points into the arena with
 //! 8 KiB to spare, or faults), the arena is restored before every call and never freed,
 //! and argument structures sit at word-aligned places. It must never hang: every call
-//! runs under a 3 ms SIGALRM (no SA_RESTART) and nothing that waits killably is issued
-//! on a live service (no BLOCKING bulks; bulks per live service bounded; no MSG_CONFIG,
-//! so the echo service never moves bulk data).
+//! runs under a SIGALRM every 3 ms (no SA_RESTART; repeating, since a one-shot alarm that
+//! fires before the call starts to wait would leave the wait unbounded) and nothing that
+//! waits killably is issued on a live service (no BLOCKING bulks; bulks per live service
+//! bounded; no MSG_CONFIG, so the echo service never moves bulk data).
 
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::mem::size_of;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 use vchiq_test::abi::{self, Element};
 use vchiq_test::badmem::BadMem;
-use vchiq_test::device::{errno, errno_name, Vchiq};
+use vchiq_test::device::{errno, errno_name, Vchiq, EINTR};
 use vchiq_test::rng::Rng;
 use vchiq_test::{ioc, signal};
 
 const W: usize = size_of::<usize>();
+/// How long one fuzzed call may wait, in microseconds.
+const ALARM_US: u32 = 3000;
 const ARENA_BYTES: usize = 64 * 1024;
 /// Arena pointers stay below this offset: the kernel writes at most 4096 bytes at one.
 const ARENA_USABLE: usize = ARENA_BYTES - 8192;
@@ -162,11 +166,11 @@ impl Fuzz {
         let Some(dev) = &self.dev else {
             return Err(0);
         };
-        signal::ualarm(3000);
+        alarm_on();
         // SAFETY: every address the kernel can reach from `arg` is in the arena (with room
         // for what the request writes) or faults; see the module comment.
         let r = unsafe { dev.ioctl_raw(req, arg) };
-        signal::ualarm(0);
+        alarm_off();
         self.calls += 1;
         let e = match &r {
             Ok(_) => "ok".to_string(),
@@ -543,10 +547,82 @@ impl Fuzz {
     }
 }
 
+/// Bounds the next call: SIGALRM after [`ALARM_US`], and every [`ALARM_US`] after that
+/// until [`alarm_off`] (a one-shot alarm that fires before the call starts to wait is lost).
+fn alarm_on() {
+    signal::ualarm_repeating(ALARM_US);
+}
+
+fn alarm_off() {
+    signal::ualarm(0);
+}
+
+/// The alarm must end a wait that starts after it fired: on a loaded machine the fuzzer can
+/// be preempted between [`alarm_on`] and its ioctl for longer than [`ALARM_US`]. Forces that
+/// (a busy wait after arming) and issues an AWAIT_COMPLETION that nothing completes; a
+/// watchdog thread rescues the wait after 2 s, which fails the check instead of hanging.
+fn alarm_covers_late_wait(path: &str) -> bool {
+    let dev = match Vchiq::open_path(path).and_then(|d| d.lib_version(8).map(|_| d)) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("* alarm check: cannot open {path}: {e}");
+            return false;
+        }
+    };
+    if let Err(e) = dev.connect() {
+        println!("* alarm check: CONNECT: {e}");
+        return false;
+    }
+    let me = signal::this_thread();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let rescued = std::sync::atomic::AtomicBool::new(false);
+    let r = std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let t = Instant::now();
+            while !done.load(SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                if t.elapsed().as_secs() >= 2 {
+                    rescued.store(true, SeqCst);
+                    let _ = signal::alarm_thread(me);
+                }
+            }
+        });
+        alarm_on();
+        let late = Instant::now();
+        while late.elapsed().as_micros() < u128::from(ALARM_US) * 4 {
+            std::hint::spin_loop();
+        }
+        let mut recs = [abi::CompletionData::default()];
+        let mut count = 0;
+        // SAFETY: no message buffers are passed (count 0).
+        let r = unsafe { dev.await_completion(&mut recs, 0, &mut [], &mut count) };
+        alarm_off();
+        done.store(true, SeqCst);
+        r
+    });
+    match (r, rescued.load(SeqCst)) {
+        (Err(e), false) if errno(&e) == EINTR => {
+            println!("  the alarm ends a wait that starts after it fired");
+            true
+        }
+        (r, true) => {
+            println!("* the alarm does not end a wait that starts after it fired (the watchdog did: {r:?}): a preempted fuzzer would hang");
+            false
+        }
+        (r, false) => {
+            println!("* alarm check: AWAIT_COMPLETION with nothing to complete returned {r:?}");
+            false
+        }
+    }
+}
+
 pub fn run(path: &str, n: usize, seed: u64) -> bool {
     println!("Fuzz test - {n} ioctls, seed {seed}");
     if let Err(e) = signal::install_alarm_handler() {
         println!("* cannot install the SIGALRM handler: {e}");
+        return false;
+    }
+    if !alarm_covers_late_wait(path) {
         return false;
     }
     let bad = match BadMem::new() {
