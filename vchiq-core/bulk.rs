@@ -220,6 +220,25 @@ impl Transfer {
         Ok(())
     }
 
+    /// Gives the transfer up without taking anything from the VideoCore, which may still use
+    /// it: the pagelist stays allocated and the pages mapped (user pages pinned), for good.
+    /// Returns the transfer's length and whether all of it could be kept (a kernel buffer
+    /// belongs to its client, which may free it).
+    pub(crate) fn keep(self) -> (u32, bool) {
+        let Self {
+            pagelist,
+            dma,
+            pages,
+            header,
+            ..
+        } = self;
+        pagelist.keep();
+        if let Some(dma) = dma {
+            dma.keep();
+        }
+        (header.length, pages.keep())
+    }
+
     /// Finishes the transfer: unmaps, and for a completed receive with a fragment copies the
     /// partial head and tail lines into place. Returns the fragment to free.
     pub(crate) fn finish(mut self, actual: Option<u32>, frags: &RawShm, cls: u32) -> Option<u32> {
@@ -297,6 +316,17 @@ impl Entry {
     pub(crate) fn is_of(&self, instance: *mut c_void) -> bool {
         self.client.is_some_and(|c| c.instance == instance)
     }
+}
+
+/// What [`BulkTable::clear`] kept for a VideoCore that kept the memory.
+#[derive(Default)]
+pub(crate) struct Kept {
+    /// Transfers left mapped.
+    pub(crate) transfers: u32,
+    /// Their bytes (saturating).
+    pub(crate) bytes: u32,
+    /// Of them, transfers of a client's kernel buffer, which the client may free.
+    pub(crate) client_buffers: u32,
 }
 
 /// The bulks in flight and the fragment pool.
@@ -395,8 +425,26 @@ impl BulkTable {
         self.entries.len()
     }
 
-    /// Removes every entry (device teardown); their transfers unmap as they drop.
-    pub(crate) fn clear(&mut self) {
-        self.entries.clear();
+    /// Removes every entry (device teardown); their transfers unmap as they drop, unless
+    /// `keep`: the VideoCore kept the memory and may still use them, so the transfers in
+    /// flight stay mapped and allocated for good ([`Transfer::keep`]).
+    pub(crate) fn clear(&mut self, keep: bool) -> Kept {
+        let mut kept = Kept::default();
+        for e in self.entries.drain_all() {
+            let Some(t) = e.transfer else {
+                continue;
+            };
+            if !keep {
+                drop(t);
+                continue;
+            }
+            let (len, all) = t.keep();
+            kept.transfers += 1;
+            kept.bytes = kept.bytes.saturating_add(len);
+            if !all {
+                kept.client_buffers += 1;
+            }
+        }
+        kept
     }
 }

@@ -156,8 +156,18 @@ impl PinnedDrop for DeviceData<'_> {
         // be moving data into (a real one never does; the simulator does).
         // Memory whose address the VideoCore never got is simply freed.
         this.mem.keep = this.mem.handed_over && !this.core.platform.release_memory();
-        // Unmaps every transfer still in flight.
-        this.core.inner.lock().bulks.clear();
+        // Unmaps every transfer still in flight, or keeps them if the VideoCore kept the
+        // memory: it may still read their pagelists and move their data.
+        let kept = this.core.inner.lock().bulks.clear(this.mem.keep);
+        if kept.transfers > 0 {
+            dev_warn!(
+                this.core.dev,
+                "keeping {} bulk transfers ({} bytes) the VideoCore may still access; {} of them in client kernel buffers\n",
+                kept.transfers,
+                kept.bytes,
+                kept.client_buffers
+            );
+        }
         this.threads.take();
         dev_info!(this.core.dev, "unbound\n");
     }

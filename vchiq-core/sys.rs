@@ -53,6 +53,7 @@ extern "C" {
         sgt: *mut bindings::sg_table,
         to_dev: bool,
     );
+    fn vchiq_sys_forget_pages(sgt: *mut bindings::sg_table);
     fn vchiq_sys_coherent_alloc(
         dev: *mut bindings::device,
         size: u32,
@@ -313,6 +314,20 @@ impl DmaPages {
     }
 }
 
+impl DmaPages {
+    /// Leaves the pages mapped for good (the VideoCore may still use the mapping after an
+    /// unbind that could not take the memory back); only the table's memory is freed.
+    pub(crate) fn keep(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `sgt` is the table this value owns (type invariant); it is freed once,
+        // here, and `this` is never dropped, so `Drop` does not unmap or free it again.
+        unsafe { vchiq_sys_forget_pages(this.sgt.as_ptr()) };
+        // SAFETY: `dev` is read once out of a value that is never dropped: the device
+        // reference is released exactly once.
+        drop(unsafe { core::ptr::read(&this.dev) });
+    }
+}
+
 impl Drop for DmaPages {
     fn drop(&mut self) {
         // SAFETY: mapped by `vchiq_sys_map_pages` for `dev` in this direction (type invariant).
@@ -402,6 +417,15 @@ impl BulkPages {
         Ok(this)
     }
 
+    /// Keeps user pages pinned for good (the VideoCore may still write them after an unbind
+    /// that could not take the memory back). Returns `false` for a kernel buffer, which
+    /// belongs to its client and cannot be kept here.
+    pub(crate) fn keep(mut self) -> bool {
+        // `self` drops at the end of this function; without `pinned` its `Drop` releases
+        // nothing, so the pins stay.
+        self.pinned.take().is_some()
+    }
+
     /// Whether there are no pages (an empty transfer).
     pub(crate) fn is_empty(&self) -> bool {
         self.pages.is_empty()
@@ -488,6 +512,15 @@ impl CoherentBuf {
     /// The bus address.
     pub(crate) fn bus(&self) -> u64 {
         self.bus
+    }
+
+    /// Leaves the buffer allocated for good (the VideoCore may still read it after an unbind
+    /// that could not take the memory back); only the device reference is released.
+    pub(crate) fn keep(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `dev` is read once out of a value that is never dropped: the device
+        // reference is released exactly once and the allocation is never freed.
+        drop(unsafe { core::ptr::read(&this.dev) });
     }
 
     /// Stores `val` at word `i` (little-endian, as the VideoCore reads it).

@@ -149,6 +149,16 @@ void vchiq_sys_unmap_pages(struct device *dev, struct sg_table *sgt, bool to_dev
 	kfree(sgt);
 }
 
+/*
+ * Frees the table of a mapping the device may still use, without unmapping it: the
+ * mapping (and any bounce buffer behind it) stays for good.
+ */
+void vchiq_sys_forget_pages(struct sg_table *sgt)
+{
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
 void *vchiq_sys_coherent_alloc(struct device *dev, u32 size, u64 *bus)
 {
 	dma_addr_t addr;

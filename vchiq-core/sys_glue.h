@@ -23,6 +23,7 @@ void vchiq_sys_dma_keep_page_offset(struct device *dev);
 struct sg_table *vchiq_sys_map_pages(struct device *dev, struct page **pages, u32 n,
 				     u32 offset, u32 len, bool to_device);
 void vchiq_sys_unmap_pages(struct device *dev, struct sg_table *sgt, bool to_device);
+void vchiq_sys_forget_pages(struct sg_table *sgt);
 
 void *vchiq_sys_coherent_alloc(struct device *dev, u32 size, u64 *bus);
 void vchiq_sys_coherent_free(struct device *dev, u32 size, void *p, u64 bus);

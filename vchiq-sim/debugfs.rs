@@ -12,7 +12,7 @@
 //! | `drop_doorbell` | the next N doorbells to the ARM are dropped (BELL0 not set, no IRQ) |
 //! | `corrupt_header` | 1: the next message the VideoCore sends gets a size that does not fit its slot (the ARM's receive stream is corrupt for good); 2: it gets an unknown type (the ARM skips it). One-shot, reads back 0 once applied |
 //! | `stop` | non-zero: the VideoCore does not respond at all (VCHIQ_INIT fails with -ETIMEDOUT, doorbells are ignored); writing 0 resumes |
-//! | `refuse_reset` | non-zero: the core's `vc_reset` fails with -EBUSY, as with real firmware (the core keeps the memory; the next VCHIQ_INIT is refused) |
+//! | `refuse_reset` | non-zero: the core's `vc_reset` fails with -EBUSY, as with real firmware (the core keeps the memory; the next VCHIQ_INIT is refused); 2: also not detached when the core's binding ends: the VideoCore goes on with what it was asked, on the kept memory, until `reset` |
 //! | `pingpong` | non-zero: every doorbell from the ARM is answered with a doorbell, even with nothing to say (the yardstick for the core's `ping` benchmark: a bare round trip through the same interrupt path) |
 //! | `close_open` | write 1: the VideoCore closes every open service from its side at its next activation (the ARM's clients get SERVICE_CLOSED); one-shot |
 //! | `remote_use` | write N: the VideoCore sends N REMOTE_USE (the ARM acks each with REMOTE_USE_ACTIVE, counted in `use_acks`); reads back how many are still to send |

@@ -19,7 +19,8 @@
 //!   after it returned 0.
 //! - With `refuse_reset` set, `vc_reset` fails with -EBUSY, as real firmware cannot let go:
 //!   the core keeps (leaks) the memory and the VideoCore keeps running on it, until the
-//!   device-managed action below detaches it.
+//!   device-managed action below detaches it (with `refuse_reset` 2 it does not: the
+//!   VideoCore goes on with what it was asked, as real firmware would, until `reset`).
 //! - A device-managed action, registered by every accepted VCHIQ_INIT, moves a `Running`
 //!   VideoCore to `Detached` when the core's binding ends (after its `remove()`, before the
 //!   slot memory it allocated before VCHIQ_INIT is released): a safety net for a core that
@@ -247,8 +248,14 @@ impl Sim {
         Ok(STATUS_OK)
     }
 
-    /// The core unbound: stop touching its memory. Process context.
+    /// The core unbound: stop touching its memory, unless `refuse_reset` is 2 (a VideoCore
+    /// that, like real firmware, goes on with whatever it was asked: it then reads and writes
+    /// the memory the core had to keep). Process context.
     pub(crate) fn detach(&self) {
+        if self.knobs.refuse_reset.load(Relaxed) >= 2 {
+            pr_info!("the core unbound; still running on its memory (refuse_reset 2)\n");
+            return;
+        }
         let old = {
             let mut vpu = self.vpu.lock();
             if !matches!(*vpu, Vpu::Running(_)) {

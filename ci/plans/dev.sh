@@ -238,24 +238,57 @@ unload_busy() {
 t_run "rmmod vchiq_dev while $DEV is held open, then after" unload_busy
 t_run "load vchiq-dev again" modprobe vchiq_dev
 t_run "$DEV appears (third time)" wait_dev
+# helper_start OUT ARGS...: vchiq-test ARGS in the background, its output in OUT and its
+# stdin on a fifo that fd 5 writes the go-aheads to (a line each); waits for its first
+# `ready`. helper_end OUT: the last go-ahead; waits for it and shows its output.
+helper_start() {
+	local out=$1
+	shift
+	rm -f /tmp/go
+	mkfifo /tmp/go
+	vchiq-test "$@" </tmp/go >"$out" 2>&1 &
+	helper=$!
+	exec 5>/tmp/go
+	until_file "$out" ready || { say "vchiq-test $* did not get ready"; return 1; }
+}
+helper_end() {
+	local rc=0
+	echo go >&5
+	exec 5>&-
+	wait $helper || rc=1
+	cat "$1" >/dev/console
+	return $rc
+}
+# Finding 6: bulks in flight when the core unbinds from a VideoCore that keeps the memory and
+# goes on (the simulator's refuse_reset 2, as real firmware): queued while it is stopped, then
+# resumed after the unbind, it reads both pagelists and writes the receive's pages, which the
+# core must have kept (pagelists not freed, pages pinned and mapped).
+BIND=/sys/bus/platform/drivers/vchiq-sim
+kept_bulk() {
+	local rc=0
+	helper_start /tmp/kb.out --kept-bulk || rc=1
+	echo 1 >$SIM/stop
+	echo go >&5
+	until_file /tmp/kb.out queued || { say "--kept-bulk did not queue"; rc=1; }
+	echo 2 >$SIM/refuse_reset
+	echo vchiq-sim >$BIND/unbind || rc=1
+	dmesg | grep -q 'keeping .* bulk' || { say "no report of the kept bulks"; rc=1; }
+	echo 0 >$SIM/stop
+	helper_end /tmp/kb.out || rc=1
+	echo 0 >$SIM/refuse_reset
+	echo 1 >$SIM/reset
+	echo vchiq-sim >$BIND/bind || rc=1
+	wait_dev || { say "$DEV did not come back"; rc=1; }
+	return $rc
+}
+t_run "bulks in flight at unbind complete into memory the core kept" kept_bulk
 # Finding 2: an open file holds a message in slot memory when the simulator goes away; the
 # device then refuses everything (ESHUTDOWN) and closing the file touches nothing freed.
 unbind_held() {
-	local pid rc=0
-	rm -f /tmp/go
-	mkfifo /tmp/go
-	vchiq-test --unbind-held </tmp/go >/tmp/uh.out 2>&1 &
-	pid=$!
-	exec 5>/tmp/go
-	if ! until_file /tmp/uh.out ready; then
-		say "--unbind-held did not get ready"
-		rc=1
-	fi
+	local rc=0
+	helper_start /tmp/uh.out --unbind-held || rc=1
 	rmmod vchiq_sim || rc=1
-	echo go >&5
-	exec 5>&-
-	wait $pid || rc=1
-	cat /tmp/uh.out >/dev/console
+	helper_end /tmp/uh.out || rc=1
 	return $rc
 }
 t_run "close a file holding messages after the simulator's unload" unbind_held

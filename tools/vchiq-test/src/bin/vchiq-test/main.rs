@@ -25,6 +25,9 @@ modes:
   --fuzz N          N random ioctls
   --unbind-held     hold replies unread, say ready, wait for a line (the simulator is
                     unloaded meanwhile), then close (plan dev)
+  --kept-bulk       queue an echoed bulk on a stopped VideoCore, say ready twice (the
+                    core is unbound, the VideoCore keeps the memory and resumes), check
+                    that the echo reached the kept receive buffer (plan dev)
   --hold N          N open echo services, say ready, wait to be killed (plan dev)
   --open-all N      N echo services open at once (plan dev)
   --client-id       GET_CLIENT_ID of a service opened by a second thread (plan dev)
@@ -46,6 +49,7 @@ enum Mode {
     StressChild(usize, usize),
     KillBulkChild,
     UnbindHeld,
+    KeptBulk,
     Hold(usize),
     OpenAll(usize),
     ClientId,
@@ -114,6 +118,7 @@ fn parse() -> Result<Args, String> {
             }
             "--kill-bulk-child" => mode = Some(Mode::KillBulkChild),
             "--unbind-held" => mode = Some(Mode::UnbindHeld),
+            "--kept-bulk" => mode = Some(Mode::KeptBulk),
             "--hold" => {
                 mode = Some(Mode::Hold(num(i + 1)?));
                 i += 1;
@@ -186,6 +191,7 @@ fn main() -> ExitCode {
         }
         Mode::KillBulkChild => return code(killbulk::child(&a.dev, seed)),
         Mode::UnbindHeld => ("unbind-held", races::unbind_held(&a.dev)),
+        Mode::KeptBulk => ("kept-bulk", races::kept_bulk(&a.dev)),
         Mode::Hold(n) => ("hold", races::hold(&a.dev, n)),
         Mode::OpenAll(n) => ("open-all", races::open_all(&a.dev, n)),
         Mode::ClientId => ("client-id", races::client_id(&a.dev)),

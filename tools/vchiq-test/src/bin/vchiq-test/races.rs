@@ -4,6 +4,11 @@
 //!
 //! * `--unbind-held`: a message the process never reads is held in slot memory when the
 //!   VideoCore goes away; the file is then closed (issue 11, finding 2).
+//! * `--kept-bulk`: an echoed bulk (transmit and receive of user memory) is queued while the
+//!   VideoCore is stopped; the plan unbinds the core with a VideoCore that keeps the memory
+//!   and goes on (the simulator's `refuse_reset` 2, as real firmware) and resumes it: the
+//!   VideoCore then reads both pagelists and writes the receive's pages, which the core must
+//!   have kept (finding 6).
 //! * `--hold N`: N open echo services, then waits to be killed (finding 9).
 //! * `--open-all N`: N echo services open at once on one instance: all the VideoCore's
 //!   listeners are free again (finding 9).
@@ -14,8 +19,9 @@ use crate::util::*;
 use std::io::{self, BufRead};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use vchiq_test::abi::mode;
 use vchiq_test::device::{ServiceSpec, Vchiq};
-use vchiq_test::{sys, Client};
+use vchiq_test::{sys, BulkDir, Client};
 
 /// Prints `ready` and waits for a line on stdin (the plan's go-ahead).
 fn ready_then_wait() {
@@ -70,6 +76,50 @@ pub fn unbind_held(path: &str) -> bool {
         Ok(())
     })();
     report("unbind-held", r)
+}
+
+/// See the module comment (`--kept-bulk`).
+pub fn kept_bulk(path: &str) -> bool {
+    const LEN: usize = 16 * 1024;
+    let r = (|| -> io::Result<()> {
+        let (dev, _) = Vchiq::open_negotiated(path)?;
+        dev.connect()?;
+        let h = dev.create_service(&ServiceSpec::client(ECHO, TEST_VER, false))?;
+        // The plan stops the VideoCore.
+        ready_then_wait();
+        dev.queue_message(h, &[&test_params(LEN as i32, 1, false, true)])?;
+        // Leaked: after the unbind only the process exit may let go of them. The receive
+        // buffer is only a pointer: the VideoCore writes it behind the process's back.
+        let tx: &'static mut [u8] = Vec::leak((0..LEN).map(|i| (i * 7 + 3) as u8).collect());
+        // Page-aligned, so that no cache line of it goes through a fragment: a fragment is
+        // copied into place by the core on completion, which after the unbind never comes.
+        let rx_mem = Vec::leak(vec![0u8; LEN + 4096]).as_mut_ptr();
+        let rx: *mut u8 = rx_mem.wrapping_add(rx_mem.align_offset(4096));
+        for (dir, buf) in [(BulkDir::Transmit, tx.as_mut_ptr()), (BulkDir::Receive, rx)] {
+            // SAFETY: both buffers are leaked, so they outlive any transfer.
+            unsafe { dev.queue_bulk(dir, h, buf, LEN as u32, 0, mode::NOCALLBACK)? };
+        }
+        // The plan unbinds the core and resumes the VideoCore.
+        println!("queued");
+        ready_then_wait();
+        // SAFETY: `rx` points to LEN leaked bytes; read volatile, as the VideoCore writes them.
+        let byte = |i: usize| unsafe { core::ptr::read_volatile(rx.add(i)) };
+        let t = Instant::now();
+        while byte(LEN - 1) == 0 && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let got: Vec<u8> = (0..LEN).map(byte).collect();
+        if got != *tx {
+            let n = got.iter().zip(tx.iter()).filter(|(a, b)| a != b).count();
+            return Err(io::Error::other(format!(
+                "the echo did not reach the kept receive buffer ({n} of {LEN} bytes differ)"
+            )));
+        }
+        println!("  the VideoCore's echo after the unbind landed in the kept receive buffer");
+        drop(dev);
+        Ok(())
+    })();
+    report("kept-bulk", r)
 }
 
 /// Opens `n` echo services and waits (the plan kills the process).
