@@ -16,7 +16,6 @@ use crate::engine::{
     encode_runs, needs_fragment, pagelist_err, BulkDir, CacheLine, Header, Kind, PagelistError,
     Split, PAGELIST_HEADER_SIZE, PAGELIST_PAGE_SIZE,
 };
-use crate::ffi;
 use crate::services::Client;
 use crate::shm::RawShm;
 use crate::sys::{BulkPages, CoherentBuf, DmaPages};
@@ -46,28 +45,8 @@ fn cache_line(cls: u32) -> CacheLine {
 /// The largest transfer the ARM accepts (keeps page counts and the encoding in range).
 pub(crate) const MAX_BULK: u32 = 64 << 20;
 
-/// `enum vchiq_bulk_mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Report completion through the service callback.
-    Callback,
-    /// The caller sleeps until completion.
-    Blocking,
-    /// Fire and forget.
-    NoCallback,
-}
-
-impl Mode {
-    /// From the C enum value (`vchiq.h`; WAITING is user space's, not the core's).
-    pub(crate) fn from_raw(v: ffi::vchiq_bulk_mode) -> Option<Self> {
-        match v {
-            ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_CALLBACK => Some(Self::Callback),
-            ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_BLOCKING => Some(Self::Blocking),
-            ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_NOCALLBACK => Some(Self::NoCallback),
-            _ => None,
-        }
-    }
-}
+/// `enum vchiq_bulk_mode` (one definition with the clients').
+pub(crate) use crate::enums::BulkMode as Mode;
 
 /// The pages spanned by `len` bytes starting `offset` bytes into a page.
 fn page_count(offset: usize, len: u32) -> Result<usize> {

@@ -11,19 +11,7 @@ use kernel::prelude::*;
 /// The client callback of the C ABI (`vchiq_callback_t`, never `None` here).
 pub(crate) type Callback = ffi::vchiq_callback_t;
 
-/// `enum vchiq_reason`, with the values of `vchiq.h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Reason {
-    /// The VideoCore opened a server service.
-    ServiceOpened = ffi::vchiq_reason_VCHIQ_SERVICE_OPENED,
-    ServiceClosed = ffi::vchiq_reason_VCHIQ_SERVICE_CLOSED,
-    MessageAvailable = ffi::vchiq_reason_VCHIQ_MESSAGE_AVAILABLE,
-    BulkTransmitDone = ffi::vchiq_reason_VCHIQ_BULK_TRANSMIT_DONE,
-    BulkReceiveDone = ffi::vchiq_reason_VCHIQ_BULK_RECEIVE_DONE,
-    BulkTransmitAborted = ffi::vchiq_reason_VCHIQ_BULK_TRANSMIT_ABORTED,
-    BulkReceiveAborted = ffi::vchiq_reason_VCHIQ_BULK_RECEIVE_ABORTED,
-}
+pub(crate) use crate::enums::Reason;
 
 /// Whom to call back for a service.
 #[derive(Clone, Copy)]

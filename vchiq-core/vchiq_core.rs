@@ -19,6 +19,12 @@ mod cabi;
 mod debugfs;
 mod driver;
 mod engine;
+#[path = "../include/vchiq-rs/enums.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the clients: each side uses a part of it"
+)]
+mod enums;
 #[path = "../include/vchiq-rs/bindings.rs"]
 mod ffi;
 mod fmt64;

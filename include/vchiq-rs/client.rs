@@ -65,49 +65,10 @@ pub(crate) const VERSION: i16 = ffi::VCHIQ_RS_VERSION as i16;
 /// The oldest protocol version spoken.
 pub(crate) const VERSION_MIN: i16 = ffi::VCHIQ_RS_VERSION_MIN as i16;
 
-/// `enum vchiq_reason`, with the values of `vchiq.h` (which user space sees too).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Reason {
-    /// The VideoCore opened a server service.
-    ServiceOpened = ffi::vchiq_reason_VCHIQ_SERVICE_OPENED,
-    /// The service closed.
-    ServiceClosed = ffi::vchiq_reason_VCHIQ_SERVICE_CLOSED,
-    /// A message arrived.
-    MessageAvailable = ffi::vchiq_reason_VCHIQ_MESSAGE_AVAILABLE,
-    /// A transmit ended.
-    BulkTransmitDone = ffi::vchiq_reason_VCHIQ_BULK_TRANSMIT_DONE,
-    /// A receive ended.
-    BulkReceiveDone = ffi::vchiq_reason_VCHIQ_BULK_RECEIVE_DONE,
-    /// A transmit was aborted.
-    BulkTransmitAborted = ffi::vchiq_reason_VCHIQ_BULK_TRANSMIT_ABORTED,
-    /// A receive was aborted.
-    BulkReceiveAborted = ffi::vchiq_reason_VCHIQ_BULK_RECEIVE_ABORTED,
-}
-
-impl Reason {
-    /// The reason a bulk completion is reported with.
-    pub(crate) fn bulk(receive: bool, aborted: bool) -> Self {
-        match (receive, aborted) {
-            (false, false) => Self::BulkTransmitDone,
-            (true, false) => Self::BulkReceiveDone,
-            (false, true) => Self::BulkTransmitAborted,
-            (true, true) => Self::BulkReceiveAborted,
-        }
-    }
-}
-
-/// `enum vchiq_bulk_mode`, with the values of `vchiq.h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum BulkMode {
-    /// Completion through [`Handler::bulk_done`].
-    Callback = ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_CALLBACK,
-    /// The call returns when the transfer is done.
-    Blocking = ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_BLOCKING,
-    /// No notification.
-    NoCallback = ffi::vchiq_bulk_mode_VCHIQ_BULK_MODE_NOCALLBACK,
-}
+#[path = "enums.rs"]
+mod enums;
+#[allow(unused_imports, reason = "each client uses a part of the library")]
+pub(crate) use enums::{BulkMode, Reason};
 
 /// `VCHIQ_BULK_MODE_WAITING`: user space's mode for resuming an interrupted blocking bulk
 /// (`/dev/vchiq` only; never passed to vchiq-core).
