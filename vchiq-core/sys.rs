@@ -477,6 +477,12 @@ impl Drop for BulkPages {
 
 /// A small coherent DMA buffer (a bulk's pagelist), allocated while the device is bound.
 ///
+/// Not `kernel::dma::Coherent`, which the slot memory uses: that needs a `&Device<Bound>`,
+/// which the bulk path cannot prove (a `/dev/vchiq` file outlives vchiq-dev's binding, so a
+/// bulk may be set up while the core unbinds; queueing it then fails with `ESHUTDOWN` and the
+/// buffer is freed at once), and [`CoherentBuf::keep`] must leak the memory but not the
+/// device reference.
+///
 /// # Invariants
 ///
 /// `ptr` is a `size`-byte coherent allocation of `dev` at bus address `bus`, freed only in
