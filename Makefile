@@ -26,6 +26,7 @@ dkms:
 	./ci/dkms
 intree:
 	./ci/intree
+	./ci/intree --builtin
 clean:
 	rm -rf out
 
