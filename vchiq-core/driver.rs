@@ -19,10 +19,9 @@ use crate::state::VchiqState;
 use crate::sys::{self, AuxDevice, Kthread};
 use crate::tables::new_tables;
 use crate::threads::{KeepaliveThread, RecycleThread, SlotThread, SyncThread};
-use core::ptr::NonNull;
 use kernel::device::{Bound, Core};
 use kernel::dma::Device as _;
-use kernel::dma::{Coherent, DmaMask};
+use kernel::dma::DmaMask;
 use kernel::irq::{self, IrqReturn};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -90,7 +89,7 @@ impl Drop for Threads {
 
 /// The slot memory; kept (leaked) instead of freed when the VideoCore may still write it.
 struct SlotMemory {
-    mem: Option<Coherent<[u8]>>,
+    mem: Option<sys::CoherentBuf>,
     /// VCHIQ_INIT gave (or may have given) the VideoCore the memory's address.
     handed_over: bool,
     keep: bool,
@@ -104,7 +103,7 @@ impl Drop for SlotMemory {
                     "vchiq: keeping {} bytes of slot memory the VideoCore may still write\n",
                     mem.size()
                 );
-                core::mem::forget(mem);
+                mem.keep();
             }
         }
     }
@@ -185,14 +184,16 @@ fn probe_with<'bound>(
     let slots = TOTAL_SLOTS * SLOT_SIZE;
     let frags = FRAGMENTS as usize * 2 * cls;
     let total = slots + frags;
-    let mem = Coherent::<u8>::zeroed_slice(pdev.as_ref(), total, GFP_KERNEL)?;
-    let bus = u32::try_from(mem.dma_address()).map_err(|_| EINVAL)?;
-    let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).ok_or(ENOMEM)?;
+    let mem = sys::CoherentBuf::new(pdev.as_ref(), u32::try_from(total).map_err(|_| EINVAL)?)?;
+    let bus = u32::try_from(mem.bus()).map_err(|_| EINVAL)?;
+    let base = mem.ptr();
     // SAFETY: `mem` is `total` bytes of coherent memory, kept until after the engine can no
     // longer touch it (`VchiqState` is marked dead before `SlotMemory` drops); only the engine,
     // the VideoCore and the fragment copies access it, all through volatile accesses.
     let shm = unsafe { RawShm::new(base, slots as u32) };
-    // SAFETY: as above; the fragment pool follows the slots in the same allocation.
+    // SAFETY: the fragment pool is the last `frags` bytes of the same `total`-byte allocation,
+    // after the slots, with the same lifetime; only the fragment copies and the VideoCore touch
+    // it, through volatile accesses.
     let frag_shm = unsafe { RawShm::new(base.add(slots), frags as u32) };
     let frag_bus = bus.checked_add(slots as u32).ok_or(EINVAL)?;
     let mut engine =

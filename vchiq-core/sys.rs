@@ -475,18 +475,21 @@ impl Drop for BulkPages {
     }
 }
 
-/// A small coherent DMA buffer (a bulk's pagelist), allocated while the device is bound.
+/// A coherent DMA buffer (the slot memory, a bulk's pagelist), zeroed, allocated while the
+/// device is bound.
 ///
-/// Not `kernel::dma::Coherent`, which the slot memory uses: that needs a `&Device<Bound>`,
-/// which the bulk path cannot prove (a `/dev/vchiq` file outlives vchiq-dev's binding, so a
-/// bulk may be set up while the core unbinds; queueing it then fails with `ESHUTDOWN` and the
-/// buffer is freed at once), and [`CoherentBuf::keep`] must leak the memory but not the
-/// device reference.
+/// Not `kernel::dma::Coherent`, for two reasons. Memory the VideoCore keeps must be leaked
+/// without the device reference the allocation holds ([`CoherentBuf::keep`]); forgetting a
+/// `Coherent` leaks both, and the leaked reference keeps a removed device (the simulator's) for
+/// ever. And `Coherent` needs a `&Device<Bound>`, which the bulk path cannot prove (a
+/// `/dev/vchiq` file outlives vchiq-dev's binding, so a bulk may be set up while the core
+/// unbinds; queueing it then fails with `ESHUTDOWN` and the buffer is freed at once).
 ///
 /// # Invariants
 ///
 /// `ptr` is a `size`-byte coherent allocation of `dev` at bus address `bus`, freed only in
-/// `Drop`. The VideoCore only reads it.
+/// `Drop` (or never, after [`CoherentBuf::keep`]). The VideoCore may read and write it at any
+/// time: no Rust reference to it is ever made.
 pub(crate) struct CoherentBuf {
     ptr: NonNull<u8>,
     size: u32,
@@ -518,6 +521,16 @@ impl CoherentBuf {
     /// The bus address.
     pub(crate) fn bus(&self) -> u64 {
         self.bus
+    }
+
+    /// The CPU address; the memory may only be accessed volatile (the VideoCore shares it).
+    pub(crate) fn ptr(&self) -> NonNull<u8> {
+        self.ptr
+    }
+
+    /// The size in bytes.
+    pub(crate) fn size(&self) -> u32 {
+        self.size
     }
 
     /// Leaves the buffer allocated for good (the VideoCore may still read it after an unbind

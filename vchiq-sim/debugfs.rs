@@ -25,7 +25,9 @@
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //! | `smem` | write a command of the SMEM service (`services/smem.rs`: faults, protocol version, references, camera frames, checksums, memory requests, hostile messages), run at once in the VideoCore's context; read: the service's state and handles |
 //!
-//! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine. The
+//! Counters: see [`crate::knobs::Counters`]; `state` shows the life cycle and engine;
+//! `device_refs` the platform device's reference count (a leak test reads it before the
+//! core binds and after everything unbound: a reference the core or a client kept shows). The
 //! firmware memory's files are in `fwknobs.rs`, the audio service's in `audsfs.rs`.
 
 use crate::sim::Sim;
@@ -70,6 +72,11 @@ fn knobs<'a>(sim: &'a Arc<Sim>, dir: &ScopedDir<'a, '_>) {
     dir.write_only_callback_file(c"reset", &**sim, &write_reset);
     dir.read_write_callback_file(c"hold", &**sim, &show_hold, &write_hold);
     dir.read_write_callback_file(c"smem", &**sim, &show_services, &write_command);
+    dir.read_callback_file(c"device_refs", &**sim, &show_device_refs);
+}
+
+fn show_device_refs(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.device_refs())
 }
 
 fn show_services(sim: &Sim, f: &mut fmt::Formatter<'_>) -> fmt::Result {

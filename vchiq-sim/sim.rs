@@ -248,6 +248,11 @@ impl Sim {
         Ok(STATUS_OK)
     }
 
+    /// The platform device's reference count (debugfs `device_refs`).
+    pub(crate) fn device_refs(&self) -> u32 {
+        self.hw.dev_refs()
+    }
+
     /// The core unbound: stop touching its memory, unless `refuse_reset` is 2 (a VideoCore
     /// that, like real firmware, goes on with whatever it was asked: it then reads and writes
     /// the memory the core had to keep). Process context.

@@ -52,6 +52,7 @@ void vchiq_sim_hw_destroy(struct vchiq_sim_hw *hw);
 struct workqueue_struct *vchiq_sim_hw_wq(struct vchiq_sim_hw *hw);
 struct device *vchiq_sim_hw_dev(struct vchiq_sim_hw *hw);
 unsigned int vchiq_sim_hw_irq(struct vchiq_sim_hw *hw);
+unsigned int vchiq_sim_hw_dev_refs(struct vchiq_sim_hw *hw);
 void vchiq_sim_hw_raise(struct vchiq_sim_hw *hw);
 void vchiq_sim_hw_kick_after(struct vchiq_sim_hw *hw, u32 usecs);
 int vchiq_sim_add_detach_action(struct device *dev, void *ctx);
@@ -215,6 +216,14 @@ struct device *vchiq_sim_hw_dev(struct vchiq_sim_hw *hw)
 	struct platform_device *pdev = READ_ONCE(hw->pdev);
 
 	return pdev ? &pdev->dev : NULL;
+}
+
+/* The platform device's reference count (0 once unregistered), for the leak tests. */
+unsigned int vchiq_sim_hw_dev_refs(struct vchiq_sim_hw *hw)
+{
+	struct platform_device *pdev = READ_ONCE(hw->pdev);
+
+	return pdev ? kref_read(&pdev->dev.kobj.kref) : 0;
 }
 
 unsigned int vchiq_sim_hw_irq(struct vchiq_sim_hw *hw)

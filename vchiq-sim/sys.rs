@@ -37,6 +37,7 @@ extern "C" {
     fn vchiq_sim_hw_wq(hw: *mut RawHw) -> *mut bindings::workqueue_struct;
     fn vchiq_sim_hw_dev(hw: *mut RawHw) -> *mut RawDevice;
     fn vchiq_sim_hw_raise(hw: *mut RawHw);
+    fn vchiq_sim_hw_dev_refs(hw: *mut RawHw) -> c_uint;
     fn vchiq_sim_hw_kick_after(hw: *mut RawHw, usecs: u32);
     fn vchiq_sim_add_detach_action(dev: *mut RawDevice, ctx: *mut c_void) -> c_int;
     fn vchiq_sim_vmap(dev: *mut RawDevice, bus: u32, size: u32) -> *mut c_void;
@@ -151,6 +152,13 @@ impl HwRef {
     pub(crate) fn kick_after(&self, usecs: u32) {
         // SAFETY: `ptr` is live (type invariant).
         unsafe { vchiq_sim_hw_kick_after(self.ptr.as_ptr(), usecs) }
+    }
+
+    /// The platform device's reference count (0 when there is none): every reference the core
+    /// and its clients take must be gone again when they unbind.
+    pub(crate) fn dev_refs(&self) -> u32 {
+        // SAFETY: `ptr` is live (type invariant); the helper only reads the count.
+        unsafe { vchiq_sim_hw_dev_refs(self.ptr.as_ptr()) }
     }
 
     /// The platform device, while it is registered.
