@@ -7,7 +7,7 @@
 # toolchain root (ci/bootstrap and ci/kernel make both). `make demo` and `make check` are
 # the README's two commands; `make soak` (endurance, hours) and `make bench` (figures on the
 # fast kernels) are not part of CI; `make dkms` tests the DKMS package and `make intree` the in-tree build
-# (Documentation/packaging.md).
+# (Documentation/packaging.rst).
 
 ifeq ($(KDIR),)
 

@@ -8,7 +8,7 @@
 //! (`enable_hdmi`) with its IEC958 PCM, sharing `num_channels` substreams. Each open
 //! substream opens its own AUDS service; its data goes in DATA messages when the
 //! VideoCore's service is version 2 or later, in bulk transfers otherwise or with
-//! `force_bulk`. See `Documentation/audio.md`.
+//! `force_bulk`. See `Documentation/audio.rst`.
 //!
 //! * `msg.rs`: the AUDS wire format;
 //! * `stream.rs`: one substream: requests, data, the pointer, the handler;

@@ -2,7 +2,7 @@
 
 //! One open `/dev/vc-mem`: the ioctls, FBIODMACOPY and mmap, each checked against the region.
 //!
-//! Access policy (Documentation/vc-mem.md): whoever may open the node may read the values and
+//! Access policy (Documentation/vc-mem.rst): whoever may open the node may read the values and
 //! map the region read-only; a writable mapping and FBIODMACOPY need `CAP_SYS_RAWIO`.
 //! Nothing outside `[mem_base, mem_size)` is ever reachable, whatever the caller passes.
 

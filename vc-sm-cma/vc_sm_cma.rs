@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! vc-sm-cma: VideoCore shared memory as dma-bufs (Documentation/vc-sm-cma.md).
+//! vc-sm-cma: VideoCore shared memory as dma-bufs (Documentation/vc-sm-cma.rst).
 //!
 //! It binds vchiq-core's `smem` auxiliary device, opens the VideoCore's `SMEM` service
 //! (version 1, min 0) and announces protocol 2; it allocates memory the VideoCore can use

@@ -5,7 +5,7 @@
 //! Probe allocates the slot memory (coherent DMA, 32-bit), lays out slot zero, starts the
 //! threads, requests the doorbell interrupt, hands slot zero to the VideoCore and registers
 //! one auxiliary device per client kind. Unbind undoes it in reverse; see
-//! `Documentation/architecture.md` ("Unload") for what happens to memory the VideoCore may
+//! `Documentation/architecture.rst` ("Unload") for what happens to memory the VideoCore may
 //! still write.
 
 use crate::bulk::FRAGMENTS;

@@ -2,7 +2,7 @@
 
 //! The VCHIQ protocol engine, compiled into vchiq-core (and, through this file, into vchiq-sim
 //! and vchiq-kunit) from the very sources that the host tests, property tests, fuzzing and
-//! loom models exercise (`engine/src/`, see `Documentation/engine.md`). This file mirrors
+//! loom models exercise (`engine/src/`, see `Documentation/engine.rst`). This file mirrors
 //! `engine/src/lib.rs`: the sources refer to each other only through `super::`, so they fit
 //! under any parent module.
 

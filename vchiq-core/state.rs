@@ -7,7 +7,7 @@
 //! that must change with it (the service registry, held messages, bulks); the interrupt never
 //! takes it. The interrupt and local wake-ups go through [`VchiqState::events`], a spinlock that
 //! disables interrupts, so that no wake-up can be lost between a thread's decision to sleep
-//! and its sleep (see `Documentation/architecture.md`, "Threads").
+//! and its sleep (see `Documentation/architecture.rst`, "Threads").
 
 use crate::bulk::BulkTable;
 use crate::engine::{Engine, Handle, RemoteEvent, SharedMem, Tables, Wait};

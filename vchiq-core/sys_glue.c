@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The C half of vchiq-core's kernel abstraction layer (see sys.rs, its Rust half, and
- * Documentation/architecture.md). Each function wraps one kernel facility that the 7.3
+ * Documentation/architecture.rst). Each function wraps one kernel facility that the 7.3
  * `kernel` crate does not offer, or offers only behind a macro or a static inline:
  * kernel threads, the Raspberry Pi firmware property call, auxiliary devices with plain
  * platform data, and the DMA mapping of bulk buffers. Nothing here holds state.

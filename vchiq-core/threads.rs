@@ -14,7 +14,7 @@
 //!
 //! The first three sleep on their own event with the arm/check/sleep protocol of
 //! `VchiqState::wait_event`; the slot handler calls clients without holding the engine lock,
-//! one batch at a time (see `Documentation/architecture.md`, "Delivery"); the keepalive thread
+//! one batch at a time (see `Documentation/architecture.rst`, "Delivery"); the keepalive thread
 //! sleeps on a local flag (`VchiqState::wait_keepalive`).
 
 use crate::bulk::{Mode, Outcome};

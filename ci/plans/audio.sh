@@ -1,11 +1,11 @@
 # audio: snd-bcm2835 on vchiq-core alone (no vchiq-dev, no /dev/vchiq) against the simulated
-# AUDS service, with Debian's aplay and amixer (Documentation/audio.md). Generated WAVs are
+# AUDS service, with Debian's aplay and amixer (Documentation/audio.rst). Generated WAVs are
 # played and the simulator's capture compared with them bit for bit (aplay pads its last
 # period with silence) over formats, channel counts, rates and both transports (DATA messages
 # and bulk); the mixer's values reach the simulator as §6.2 says; four substreams at once;
 # underrun and recovery; every AUDS fault knob ends in its predicted error, never a hang;
 # 32-bit aplay on arm64; unload/reload idle and while playing; the leak check follows.
-# vm-check: no (129 s on arm64 and 103 s on arm, over the 90/60 s budget; eight concurrent streams stall and one arm run of two failed: Documentation/audio.md, "Known problems")
+# vm-check: no (129 s on arm64 and 103 s on arm, over the 90/60 s budget; eight concurrent streams stall and one arm run of two failed: Documentation/audio.rst, "Known problems")
 # vm-alsa: yes
 # vm-timeout: 800
 # vm-soak-timeout: 1800
@@ -189,11 +189,11 @@ wait_playing() {
 		sleep 0.1
 	done
 }
-# (A change while playing: see Documentation/audio.md, known problems.)
+# (A change while playing: see Documentation/audio.rst, known problems.)
 amixer -q -c $CARD cset name='PCM Playback Volume' 0
 
 # Several substreams at once, each bit-exact. (Eight long concurrent streams stall under
-# this simulator: ALSA's write times out; see Documentation/audio.md, known problems.)
+# this simulator: ALSA's write times out; see Documentation/audio.rst, known problems.)
 several() {
 	local i pids= ok=0 n r=0
 	for i in 0 1 2 3; do

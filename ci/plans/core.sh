@@ -1,7 +1,7 @@
 # vchiq-core bound to the simulated VideoCore: end-to-end traffic through the service API
 # (vchiq-ktest), every fault knob of the simulator with the error the ARM side must report,
 # a firmware that refuses a second init, and load/unload cycles in both orders. Loop sizes:
-# Documentation/testing.md (check: to find bugs; soak: the endurance figures).
+# Documentation/testing.rst (check: to find bugs; soak: the endurance figures).
 # vm-timeout: 1500
 # vm-soak-timeout: 21600
 

@@ -3,9 +3,9 @@
 # pings, a bulk throughput run, stress (processes x threads), random ioctls, children killed
 # mid-bulk (then a leak scan), the races of callback delivery and unbind (issue 11, with
 # vchiq-ktest: each interleaving forced with the simulator's knobs, see
-# Documentation/architecture.md, "Delivery and unbind"), unloading while the device is held
+# Documentation/architecture.rst, "Delivery and unbind"), unloading while the device is held
 # open, a file holding messages across the simulator's unload, and the final unload and leak
-# check. Loop sizes: Documentation/testing.md (check: to find bugs; soak: the
+# check. Loop sizes: Documentation/testing.rst (check: to find bugs; soak: the
 # endurance figures).
 # vm-timeout: 1800
 # vm-soak-timeout: 43200

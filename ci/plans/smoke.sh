@@ -19,7 +19,7 @@ t_run "20 load/unload cycles" cycles
 
 # The user ABI for threads and time (no vchiq involved): an ordinary glibc pthreads program,
 # native and, on arm64, the 32-bit build through the compat system calls, as Raspberry Pi OS
-# runs its 32-bit user space on 64-bit kernels (Documentation/testing.md).
+# runs its 32-bit user space on 64-bit kernels (Documentation/testing.rst).
 t_run "pthread-check (native)" pthread-check 4 2000
 if [ "$(uname -m)" = aarch64 ]; then
 	t_run "pthread-check32 (32-bit glibc on the arm64 kernel)" pthread-check32 4 2000

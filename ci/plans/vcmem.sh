@@ -1,4 +1,4 @@
-# vc-mem: /dev/vc-mem and the simulated firmware's memory (Documentation/vc-mem.md). The boot
+# vc-mem: /dev/vc-mem and the simulated firmware's memory (Documentation/vc-mem.rst). The boot
 # keeps the top 32 MiB of RAM from Linux and describes it on the command line and in
 # /chosen/log, as a Pi's firmware does. vc-mem alone (no vchiq-core), then with the simulator's
 # firmware image: every ioctl, mmap and FBIODMACOPY of the same bytes, bounds, the access

@@ -1,4 +1,4 @@
-# vcsm: vc-sm-cma (Documentation/vc-sm-cma.md) on the simulated VideoCore's SMEM service, without
+# vcsm: vc-sm-cma (Documentation/vc-sm-cma.rst) on the simulated VideoCore's SMEM service, without
 # vchiq-dev: every ioctl and its errors, libvcsm's flows (alloc + mmap + DMA_BUF_IOCTL_SYNC,
 # import, export by dup, free by close) uncached and cached, the simulated camera's frames read bit
 # for bit and CPU writes checksummed by the VideoCore, a udmabuf imported (the VideoCore writes its
@@ -6,7 +6,7 @@
 # waits and one killed with buffers mapped, VC_MEM_REQUEST, protocol-1 firmware, alloc/import/free
 # cycles, buffers the VideoCore never gives back (kept, counted) across the simulator's reload;
 # tools/vcsm 64-bit and, on arm64, 32-bit (compat). The leak check follows the plan.
-# vm-check: no (the last fixes have had no VM run; never run on arm; about 120 s on arm64, over budget: Documentation/vc-sm-cma.md)
+# vm-check: no (the last fixes have had no VM run; never run on arm; about 120 s on arm64, over budget: Documentation/vc-sm-cma.rst)
 # vm-timeout: 300
 
 SIM=/sys/kernel/debug/vchiq-sim/smem

@@ -2,7 +2,7 @@
 
 //! The typed Rust service API of vchiq-core, for client modules.
 //!
-//! Rust modules cannot share crates out of tree (see `Documentation/architecture.md`), so
+//! Rust modules cannot share crates out of tree (see `Documentation/architecture.rst`), so
 //! vchiq-core exports a C ABI (`include/vchiq-rs/vchiq.h`) and every Rust client compiles
 //! this one file into its own crate (`#[path = "../include/vchiq-rs/client.rs"] mod vchiq;`).
 //! The C declarations it calls are generated from the header at build time ([`ffi`],

@@ -4,7 +4,7 @@
  *
  * It keeps the names, types and semantics of the mainline C API
  * (include/linux/raspberrypi/vchiq.h) so that existing C clients build against it
- * unchanged; the differences are listed in Documentation/architecture.md ("C ABI").
+ * unchanged; the differences are listed in Documentation/architecture.rst ("C ABI").
  *
  * This header is the only definition of the boundary: the Rust side (vchiq-core's exported
  * functions and the typed client API include/vchiq-rs/client.rs, which every Rust client

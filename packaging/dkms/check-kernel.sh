@@ -7,7 +7,7 @@ k=${1:?usage: check-kernel.sh KERNEL_BUILD_DIR}
 fail() {
 	echo "vchiq-rs: cannot build against $k: $*" >&2
 	echo "vchiq-rs: it needs a full kernel build tree with CONFIG_RUST=y, built with the rustc" >&2
-	echo "vchiq-rs: on PATH (see Documentation/packaging.md); header packages do not have one." >&2
+	echo "vchiq-rs: on PATH (see Documentation/packaging.rst); header packages do not have one." >&2
 	exit 1
 }
 [ -f "$k/.config" ] || fail "no .config"

@@ -529,7 +529,7 @@ impl<M: SharedMem, T: DerefMut<Target = Tables>> Engine<M, T> {
     ///
     /// Only a hint: every decision of the engine is taken on the shared data
     /// itself (positions, counters, sync-slot headers), never on `fired`
-    /// alone (see `event.rs` and Documentation/engine-model.md).
+    /// alone (see `event.rs` and Documentation/engine-model.rst).
     pub fn ack(&mut self, w: Wait) -> bool {
         let fired = self.own_event(w).consume(&self.shm);
         if fired && w == Wait::Trigger {

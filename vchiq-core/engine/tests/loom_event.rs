@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! loom model of the remote-event handshake (see Documentation/engine-model.md).
+//! loom model of the remote-event handshake (see Documentation/engine-model.rst).
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" cargo test -p vchiq-engine --release --test loom_event`

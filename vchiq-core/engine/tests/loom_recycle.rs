@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! loom model of the slot recycle handshake (see
-//! Documentation/engine-model.md).
+//! Documentation/engine-model.rst).
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" cargo test -p vchiq-engine --release --test loom_recycle`
