@@ -121,17 +121,9 @@ impl VchiqState {
     /// The error of an API call on a dead device, returned once no callback batch is in
     /// flight any more (the threads stop, so it ends soon): the caller may then free what
     /// its callbacks use. Gives up after the reply timeout (logged).
-    fn quiesce<'a>(&'a self, mut inner: InnerGuard<'a>) -> Error {
-        let start = kernel::time::Instant::<kernel::time::Monotonic>::now();
-        let limit = kernel::time::Delta::from_millis(i64::from(crate::state::REPLY_TIMEOUT_MS));
-        while inner.delivering != 0 {
-            if start.elapsed() >= limit {
-                pr_warn!("vchiq: a client callback does not return after unbind\n");
-                break;
-            }
-            drop(inner);
-            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
-            inner = self.inner.lock();
+    fn quiesce<'a>(&'a self, inner: InnerGuard<'a>) -> Error {
+        if self.wait_delivered(inner).is_none() {
+            pr_warn!("vchiq: a client callback does not return after unbind\n");
         }
         ESHUTDOWN
     }
@@ -156,8 +148,9 @@ impl VchiqState {
     }
 
     /// Removes a service (`vchiq_remove_service`): a listening server is freed at once
-    /// (without callbacks); an open service, server or client, is closed as by
-    /// [`VchiqState::close`] and then freed.
+    /// (without callbacks), one the VideoCore just closed once its SERVICE_CLOSED callback
+    /// returned; an open service, server or client, is closed as by [`VchiqState::close`] and
+    /// then freed.
     pub(crate) fn remove(&self, handle: Handle) -> Result {
         self.remove_as(handle, true)
     }
@@ -174,6 +167,8 @@ impl VchiqState {
             // transmit slots, which may be freed memory after unbind.
             let mut inner = self.lock_live()?;
             let e = inner.services.get(handle).ok_or(EINVAL)?;
+            // A server stays valid through a close of the VideoCore's (it listens again).
+            let closed_server = e.phase == Phase::Closed && e.server;
             match (e.phase, e.server) {
                 (Phase::Listening, _) => {
                     inner.services.remove(handle);
@@ -189,6 +184,14 @@ impl VchiqState {
                     self.flush_doorbell(&mut inner);
                 }
                 _ => {}
+            }
+            if closed_server {
+                // The VideoCore closed it: removed (not listening again) once its
+                // SERVICE_CLOSED has been delivered, which `close_wait` reports as EINVAL.
+                return match self.close_wait_locked(inner, handle, interruptible) {
+                    Err(e) if e == EINVAL => Ok(()),
+                    r => r,
+                };
             }
         }
         self.close_wait(handle, interruptible)
@@ -217,7 +220,15 @@ impl VchiqState {
     }
 
     fn close_wait(&self, handle: Handle, interruptible: bool) -> Result {
-        let mut inner = self.lock_live()?;
+        self.close_wait_locked(self.lock_live()?, handle, interruptible)
+    }
+
+    fn close_wait_locked<'a>(
+        &'a self,
+        mut inner: InnerGuard<'a>,
+        handle: Handle,
+        interruptible: bool,
+    ) -> Result {
         match inner.services.get(handle).map(|e| e.phase) {
             // Nothing to close (mainline: EINVAL); `remove` frees a listening server.
             None | Some(Phase::Listening) => return Err(EINVAL),
@@ -453,18 +464,8 @@ impl VchiqState {
         }
         inner.bulks.detach(instance);
         self.flush_doorbell(&mut inner);
-        // Callbacks are short; poll (also on a dead device, whose threads are stopping).
-        let mut waited = 0;
-        while inner.delivering != 0 {
-            if waited >= crate::state::REPLY_TIMEOUT_MS {
-                return false;
-            }
-            drop(inner);
-            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
-            inner = self.inner.lock();
-            waited += 1;
-        }
-        true
+        // Also on a dead device, whose threads are stopping.
+        self.wait_delivered(inner).is_some()
     }
 
     /// Services whose client is `instance` (for shutdown).

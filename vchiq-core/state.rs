@@ -375,6 +375,36 @@ impl VchiqState {
         !ev.stop
     }
 
+    /// Waits until no callback batch is in delivery (the slot thread notifies
+    /// [`VchiqState::changed`] at the end of every batch), for at most [`REPLY_TIMEOUT_MS`], on a
+    /// live or a dead device; no signal ends the wait. Returns the guard, or `None` on timeout.
+    pub(crate) fn wait_delivered<'a>(
+        &'a self,
+        mut guard: InnerGuard<'a>,
+    ) -> Option<InnerGuard<'a>> {
+        let start = Instant::<Monotonic>::now();
+        let timeout = Delta::from_millis(i64::from(REPLY_TIMEOUT_MS));
+        while guard.delivering != 0 {
+            let spent = start.elapsed();
+            if spent >= timeout {
+                return None;
+            }
+            let left_ms = (timeout - spent)
+                .as_millis_ceil()
+                .clamp(1, i64::from(u32::MAX));
+            let left = msecs_to_jiffies(left_ms as u32);
+            if let CondVarTimeoutResult::Signal { .. } =
+                self.changed.wait_interruptible_timeout(&mut guard, left)
+            {
+                // A pending signal ends every interruptible sleep at once: poll instead.
+                drop(guard);
+                kernel::time::delay::fsleep(Delta::from_millis(1));
+                guard = self.inner.lock();
+            }
+        }
+        Some(guard)
+    }
+
     /// Waits on [`VchiqState::changed`] until `done` holds for the locked state, for at most
     /// [`REPLY_TIMEOUT_MS`]. Errors: `ESHUTDOWN` when the device goes away, `ETIMEDOUT`,
     /// `EINTR` on a signal.

@@ -324,19 +324,21 @@ fn pump(core: &VchiqState) {
                             let _ = inner.engine.release(&m);
                         }
                     }
-                    // A server whose close put it back to listening stays, and so does one
-                    // the VideoCore opened again in this batch (`Open`: its SERVICE_OPENED
-                    // followed); anything else is forgotten now that its client has seen
-                    // the close.
+                    // A service the VideoCore opened again in this batch (a newer
+                    // connection: its SERVICE_OPENED followed) stays, whatever happened to
+                    // it since (a removal running now makes it a client that closes the new
+                    // connection); so does a server whose close put it back to listening.
+                    // Anything else is forgotten now that its client has seen the close.
                     let listens = inner.engine.service_state(h) == Ok(SrvState::Listening);
                     match inner.services.get(h) {
-                        Some(e) if e.server && e.phase == Phase::Open => {}
+                        Some(e) if e.conn != d.conn => {}
                         Some(e) if e.server && listens => e.phase = Phase::Listening,
                         _ => inner.services.remove(h),
                     }
                 }
             }
             core.flush_doorbell(&mut inner);
+            // Also for `VchiqState::wait_delivered`.
             core.changed.notify_all();
         }
         if !more {

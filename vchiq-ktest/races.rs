@@ -13,8 +13,12 @@
 //!   VideoCore opens (the simulator's `open_arm`).
 //! * `stash-expect EV,EV...`: the next events are exactly these (`opened`, `closed`,
 //!   `greeting`: the message of the simulator's `greet` knob).
+//! * `stash-server-linger`: as `stash-server`, but the handler lingers 300 ms in its
+//!   SERVICE_OPENED and SERVICE_CLOSED callbacks after recording them (so that the test's
+//!   next step runs while the slot handler is still delivering that batch).
 //! * `stash-remove`: removes the stashed service (it must succeed) and shuts the session
-//!   down.
+//!   down. `stash-remove closed`: the service was open, so the removal closes it and its
+//!   SERVICE_CLOSED must have come by the time the removal returns.
 //! * `stash-drop`: shuts the session down.
 //! * `stash-serial`: a session with an echo service whose handler takes 40 ms over each
 //!   callback and counts callbacks that overlap.
@@ -62,9 +66,10 @@ pub(crate) fn run(k: &Ktest, cmd: &str, out: &mut Report) -> Option<Result> {
     let name = words.next()?;
     let r = match name {
         "stash-open" => open(k, out),
-        "stash-server" => server(k, out),
+        "stash-server" => server(k, 0, out),
+        "stash-server-linger" => server(k, LINGER_MS, out),
         "stash-expect" => expect(k, words.next().unwrap_or(""), out),
-        "stash-remove" => remove(k, out),
+        "stash-remove" => remove(k, words.next() == Some("closed"), out),
         "stash-serial" => serial(k, out),
         "stash-burst" => burst(k, nums(&mut words)),
         "stash-expect-serial" => expect_serial(k, nums(&mut words), out),
@@ -105,10 +110,26 @@ fn open(k: &Ktest, out: &mut Report) -> Result {
 /// The server service's fourcc (the plan writes it to the simulator's `open_arm`).
 pub(crate) const RACE: u32 = crate::vchiq::fourcc(b"RACE");
 
-fn server(k: &Ktest, out: &mut Report) -> Result {
+/// How long `stash-server-linger`'s handler stays in SERVICE_OPENED and SERVICE_CLOSED.
+const LINGER_MS: i64 = 300;
+
+/// A server `RACE` whose handler records every event, staying `linger_ms` in SERVICE_OPENED
+/// and SERVICE_CLOSED.
+fn server(k: &Ktest, linger_ms: i64, out: &mut Report) -> Result {
     let inst = k.instance()?;
     let events = Collector::new()?;
-    let handle = inst.open_kept(RACE, 3, 3, events.clone(), true)?;
+    let handle = if linger_ms == 0 {
+        inst.open_kept(RACE, 3, 3, events.clone(), true)?
+    } else {
+        let h = Arc::new(
+            Linger {
+                events: events.clone(),
+                linger_ms,
+            },
+            GFP_KERNEL,
+        )?;
+        inst.open_kept(RACE, 3, 3, h, true)?
+    };
     out.line(format_args!("stash-server: RACE listens as {handle:#x}"));
     *k.stash.lock() = Some(Stash {
         inst,
@@ -145,13 +166,25 @@ fn expect(k: &Ktest, list: &str, out: &mut Report) -> Result {
     Ok(())
 }
 
-fn remove(k: &Ktest, out: &mut Report) -> Result {
+fn remove(k: &Ktest, closes: bool, out: &mut Report) -> Result {
     let Some(s) = k.stash.lock().take() else {
         return Err(ENOENT);
     };
     if let Err(e) = s.inst.remove(s.handle) {
         out.line(format_args!("removing the stashed service failed: {e:?}"));
         return Err(e);
+    }
+    if closes {
+        // Every callback has returned when the removal does: no wait.
+        match s.events.wait(0) {
+            Ok(Ev::Closed) => {}
+            _ => {
+                out.line(format_args!(
+                    "the removal of an open service returned without its SERVICE_CLOSED"
+                ));
+                return Err(EPROTO);
+            }
+        }
     }
     out.line(format_args!("stash-remove: removed"));
     Ok(())
@@ -234,6 +267,29 @@ impl Handler for Taker {
 
     fn closed(&self, _svc: ServiceRef<'_>) {
         self.events.push(Ev::Closed);
+    }
+}
+
+/// A handler that records each event as [`Collector`] does, then lingers in SERVICE_OPENED
+/// and SERVICE_CLOSED.
+struct Linger {
+    events: Arc<Collector>,
+    linger_ms: i64,
+}
+
+impl Handler for Linger {
+    fn message(&self, svc: ServiceRef<'_>, msg: Message<'_>) {
+        self.events.message(svc, msg);
+    }
+
+    fn closed(&self, svc: ServiceRef<'_>) {
+        self.events.closed(svc);
+        fsleep(Delta::from_millis(self.linger_ms));
+    }
+
+    fn opened(&self, svc: ServiceRef<'_>) {
+        self.events.opened(svc);
+        fsleep(Delta::from_millis(self.linger_ms));
     }
 }
 

@@ -20,7 +20,7 @@
 //! | `hold` | write N: the VideoCore rings no doorbell until it has written N more messages to the ARM, then one: they reach the ARM's slot handler as one batch; write 0: ring now. Reads back how many are still to write |
 //! | `greet` | write 1: the next connection a service accepts gets the DATA message `greetings` right after its OPENACK (one-shot) |
 //! | `open_arm` | write a fourcc (as a number): the VideoCore opens the ARM's server service of that name, version 3 (one connection at a time); one-shot, reads back 0 once taken |
-//! | `reopen` | write 1: the VideoCore closes its connection to the ARM's server and opens it again in the same round: the ARM sees CLOSE and OPEN in one batch (one-shot) |
+//! | `reopen` | write 1: the VideoCore closes its connection to the ARM's server and opens it again in the same round: the ARM sees CLOSE and OPEN in one batch; write 2: it only closes that connection (one-shot) |
 //! | `sync_send` | write N: the VideoCore sends N DATA messages through its sync slot, to a port of the ARM's that has no synchronous service (the ARM drops them; its sync receive path runs); reads back how many are still to send |
 //! | `reset` | write 1: forget the ARM's memory and allow a new VCHIQ_INIT |
 //! | `smem` | write a command of the SMEM service (`services/smem.rs`: faults, protocol version, references, camera frames, checksums, memory requests, hostile messages), run at once in the VideoCore's context; read: the service's state and handles |

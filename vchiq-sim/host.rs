@@ -326,6 +326,9 @@ pub(crate) struct Host {
     deadline: Option<u64>,
 }
 
+/// The `reopen` knob's value that closes the connection without opening a new one.
+const CLOSE_ONLY: u32 = 2;
+
 impl Host {
     /// Closes every open connection from the VideoCore's side (the `close_open` knob).
     /// Returns how many closes were queued.
@@ -367,15 +370,19 @@ impl Host {
     }
 
     /// The `open_arm` and `reopen` knobs: the VideoCore's own connection to an ARM server.
-    /// A reopen closes it and opens a new one in the same round, so that the ARM parses
-    /// the CLOSE and the OPEN in one batch.
+    /// A reopen (1) closes it and opens a new one in the same round, so that the ARM parses
+    /// the CLOSE and the OPEN in one batch; 2 only closes it.
     pub(crate) fn outgoing(&mut self, eng: &mut VpuEngine, knobs: &Knobs, counters: &Counters) {
         let fourcc = knobs.open_arm.xchg(0, Relaxed);
-        let reopen = knobs.reopen.xchg(0, Relaxed) != 0;
+        let reopen = knobs.reopen.xchg(0, Relaxed);
         let target = match (fourcc, self.desk.outgoing) {
-            (0, Some((h, f))) if reopen => {
+            (0, Some((h, f))) if reopen != 0 => {
                 if eng.close_service(h).is_err() {
                     bump(&counters.errors);
+                }
+                if reopen == CLOSE_ONLY {
+                    self.desk.outgoing = None;
+                    return;
                 }
                 f
             }

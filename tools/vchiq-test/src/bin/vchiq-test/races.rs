@@ -3,7 +3,9 @@
 //! the process, stopping the VideoCore), so that the kernel's ordering is forced.
 //!
 //! * `--unbind-held`: a message the process never reads is held in slot memory when the
-//!   VideoCore goes away; the file is then closed (issue 11, finding 2).
+//!   VideoCore goes away, and a server of the process is open from the VideoCore's side; the
+//!   server is removed (ESHUTDOWN, no CLOSE into the freed slots) and the file is closed
+//!   (issue 11, finding 2).
 //! * `--kept-bulk`: an echoed bulk (transmit and receive of user memory) is queued while the
 //!   VideoCore is stopped; the plan unbinds the core with a VideoCore that keeps the memory
 //!   and goes on (the simulator's `refuse_reset` 2, as real firmware) and resumes it: the
@@ -21,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use vchiq_test::abi::mode;
 use vchiq_test::device::{ServiceSpec, Vchiq};
-use vchiq_test::{sys, BulkDir, Client};
+use vchiq_test::{fourcc, sys, BulkDir, Client};
 
 /// Prints `ready` and waits for a line on stdin (the plan's go-ahead).
 fn ready_then_wait() {
@@ -51,6 +53,12 @@ pub fn unbind_held(path: &str) -> bool {
         dev.connect()?;
         let h = dev.create_service(&ServiceSpec::client(ECHO, TEST_VER, false))?;
         let v = dev.create_service(&ServiceSpec::client(ECHO, TEST_VER, true))?;
+        // A server the plan has the VideoCore open (`open_arm`): removing it after the unbind
+        // must not send its CLOSE into the freed slots.
+        let server = dev.create_service(&ServiceSpec {
+            open: false,
+            ..ServiceSpec::client(fourcc(b"RACE"), TEST_VER, false)
+        })?;
         let mut msg = MSG_ECHO.to_le_bytes().to_vec();
         msg.extend_from_slice(b"held across the unbind");
         dev.queue_message(h, &[&msg])?;
@@ -70,6 +78,14 @@ pub fn unbind_held(path: &str) -> bool {
         match dev.dequeue_message(v, Some(&mut buf), false) {
             Err(e) if [107, 108].contains(&vchiq_test::device::errno(&e)) => {}
             r => return Err(io::Error::other(format!("dequeue after unbind: {r:?}"))),
+        }
+        match dev.remove_service(server) {
+            Err(e) if vchiq_test::device::errno(&e) == 108 => {}
+            r => {
+                return Err(io::Error::other(format!(
+                    "remove server after unbind: {r:?}"
+                )))
+            }
         }
         // Closing the file closes both services and releases their held messages.
         drop(dev);
