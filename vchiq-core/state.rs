@@ -53,6 +53,9 @@ pub(crate) struct Inner {
     /// Batches of client callbacks being made by the slot or sync thread (without the
     /// lock); an instance is only freed when none is in flight (`VchiqState::detach`).
     pub(crate) delivering: u32,
+    /// How many times the slot handler has looked at the sync slot (wrapping; notified on
+    /// `VchiqState::sync_parsed`).
+    pub(crate) sync_looks: u32,
     /// Services the VideoCore opened for a caller that gave up waiting, whose CLOSE found no
     /// slot yet: retried by the slot handler.
     pub(crate) orphans: KVec<Handle>,
@@ -141,6 +144,11 @@ pub(crate) struct VchiqState {
     /// connected, a service opened or closed, slots recycled, a bulk completed.
     #[pin]
     pub(crate) changed: CondVar,
+    /// Signalled (under `inner`) each time the slot handler has looked at the sync slot
+    /// (`Inner::sync_looks`): the sync thread waits on it for the slot handler to take a
+    /// message it handed over.
+    #[pin]
+    pub(crate) sync_parsed: CondVar,
     /// Wake-ups from the doorbell interrupt and from local code.
     #[pin]
     pub(crate) events: SpinLockIrq<Events>,
@@ -185,9 +193,11 @@ impl VchiqState {
                     services: Registry::new(),
                     bulks: BulkTable::new(),
                     delivering: 0,
+                    sync_looks: 0,
                     orphans: KVec::new(),
                 }, "VchiqState::inner"),
                 changed <- new_condvar!("VchiqState::changed"),
+                sync_parsed <- new_condvar!("VchiqState::sync_parsed"),
                 events <- new_spinlock_irq!(Events {
                     pending: 0,
                     kick: false,

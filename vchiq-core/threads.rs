@@ -35,7 +35,7 @@ use kernel::time::msecs_to_jiffies;
 const BATCH: usize = 16;
 
 /// How often the sync thread looks again whether the slot handler has taken the sync slot's
-/// message (it is also woken by every delivered batch).
+/// message (it is woken by every look of the slot handler's at the sync slot).
 const SYNC_RECHECK_MS: u32 = 20;
 
 /// A callback to make once the engine lock is dropped.
@@ -266,6 +266,7 @@ fn pump(core: &VchiqState) {
     loop {
         let mut batch: [Option<Delivery>; BATCH] = [None; BATCH];
         let mut more = false;
+        let mut looked_at_sync = false;
         {
             let mut inner = core.inner.lock();
             if inner.dead {
@@ -275,7 +276,10 @@ fn pump(core: &VchiqState) {
             retry_orphans(&mut inner);
             for slot in batch.iter_mut() {
                 let r = match inner.engine.poll() {
-                    Ok(None) => inner.engine.poll_sync(),
+                    Ok(None) => {
+                        looked_at_sync = true;
+                        inner.engine.poll_sync()
+                    }
                     r => r,
                 };
                 match r {
@@ -298,6 +302,10 @@ fn pump(core: &VchiqState) {
             core.flush_doorbell(&mut inner);
             if batch.iter().any(Option::is_some) {
                 inner.delivering += 1;
+            }
+            if looked_at_sync {
+                inner.sync_looks = inner.sync_looks.wrapping_add(1);
+                core.sync_parsed.notify_all();
             }
         }
         if batch.iter().all(Option::is_none) {
@@ -426,16 +434,26 @@ impl ThreadBody for SyncThread {
             if inner.dead {
                 return;
             }
-            inner.engine.ack(Wait::SyncTrigger);
-            drop(inner);
-            core.kick();
             // Until the slot handler has parsed the sync slot, the event keeps saying there
-            // is work: wait for that rather than spin (a batch of callbacks may take long).
-            let mut inner = core.inner.lock();
+            // is work: wait for the slot handler's look at it (`sync_parsed`) rather than spin
+            // (a batch of callbacks may take long). Each round hands the event over again: a
+            // message the VideoCore sent after the slot handler's last look fires it without a
+            // doorbell (we were not armed), and nothing else would make the slot handler look
+            // again (the VideoCore's next sync send then waited for an unrelated wake-up, for
+            // seconds).
             while !inner.dead && inner.engine.has_work(Wait::SyncTrigger) && !core.stopping() {
-                let _ = core
-                    .changed
-                    .wait_interruptible_timeout(&mut inner, msecs_to_jiffies(SYNC_RECHECK_MS));
+                inner.engine.ack(Wait::SyncTrigger);
+                let looks = inner.sync_looks;
+                drop(inner);
+                core.kick();
+                inner = core.inner.lock();
+                // The slot handler's next look (it may have been already); the timeout only
+                // bounds a wait that a stop or an unbind would otherwise prolong.
+                if inner.sync_looks == looks && !inner.dead {
+                    let _ = core
+                        .sync_parsed
+                        .wait_interruptible_timeout(&mut inner, msecs_to_jiffies(SYNC_RECHECK_MS));
+                }
             }
         }
     }

@@ -70,6 +70,20 @@ until_ok() {
 		i=$((i + 1))
 	done
 }
+
+# The VideoCore's sync slot: each message waits for the ARM to hand the slot back (the ARM
+# drops it: no synchronous service on that port). 50 of them take milliseconds; when the
+# ARM's sync thread missed a message sent while its slot handler was busy with the last one,
+# each waited for an unrelated wake-up, seconds (finding 8's class: a stalled sync sender).
+sync_done() { test "$(cat $SIM/sync_send)" = 0; }
+sync_burst() {
+	local before
+	before=$(counter sync_sent)
+	echo 50 >$SIM/sync_send
+	until_ok sync_done || { say "$(cat $SIM/sync_send) left"; return 1; }
+	test $(($(counter sync_sent) - before)) -eq 50
+}
+t_run "50 sync-slot messages within 5 s" sync_burst
 # keep_is COUNTS...: the core's keepalive line ends "peer use count COUNTS...".
 keep_is() { grep -q "^keepalive: peer use count $*\$" $CORE/state; }
 acks_are() { test "$(counter use_acks)" = "$1"; }
