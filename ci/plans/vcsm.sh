@@ -6,8 +6,7 @@
 # waits and one killed with buffers mapped, VC_MEM_REQUEST, protocol-1 firmware, alloc/import/free
 # cycles, buffers the VideoCore never gives back (kept, counted) across the simulator's reload;
 # tools/vcsm 64-bit and, on arm64, 32-bit (compat). The leak check follows the plan.
-# vm-check: no (the last fixes have had no VM run; never run on arm; about 120 s on arm64, over budget: Documentation/vc-sm-cma.rst)
-# vm-timeout: 300
+# vm-timeout: 450
 
 SIM=/sys/kernel/debug/vchiq-sim/smem
 STATE=/sys/kernel/debug/vcsm-cma/state

@@ -156,8 +156,25 @@ pub fn sync(fd: RawFd, start: bool) -> Result<()> {
     ioctl(fd, sys::DMA_BUF_IOCTL_SYNC, &mut s)
 }
 
-/// A sealed memfd of `pages` pages, every page touched.
-fn memfd(pages: usize) -> Result<OwnedFd> {
+/// The page frame numbers of the `pages` pages mapped at `m` (`/proc/self/pagemap`; 0 where
+/// the kernel does not say, as for an unprivileged reader).
+fn pfns(m: &Map, pages: usize) -> Result<Vec<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open("/proc/self/pagemap")?;
+    let mut out = Vec::with_capacity(pages);
+    for p in 0..pages {
+        let mut e = [0u8; 8];
+        f.seek(SeekFrom::Start(((m.addr() / PAGE + p) * 8) as u64))?;
+        f.read_exact(&mut e)?;
+        // Bits 0-54: the frame number; bit 63: present.
+        let e = u64::from_le_bytes(e);
+        out.push(if e >> 63 != 0 { e & ((1 << 55) - 1) } else { 0 });
+    }
+    Ok(out)
+}
+
+/// A sealed memfd of `pages` pages, every page touched, and the frame number of each page.
+fn memfd_pfns(pages: usize) -> Result<(OwnedFd, Vec<u64>)> {
     // SAFETY: a NUL-terminated name.
     let fd = unsafe { sys::memfd_create(c"vcsm-test".as_ptr().cast(), sys::MFD_ALLOW_SEALING) };
     if fd < 0 {
@@ -175,12 +192,31 @@ fn memfd(pages: usize) -> Result<OwnedFd> {
     for p in 0..pages {
         m.set_word(p * PAGE / 4, p as u32);
     }
-    Ok(fd)
+    let pfns = pfns(&m, pages)?;
+    Ok((fd, pfns))
 }
 
+/// Most memfds [`udmabuf`] tries for two pages that are not physically adjacent.
+const SCATTER_TRIES: usize = 16;
+
 /// A udmabuf made of the memfd pages `pages` (in that order) of a memfd of `total` pages.
+/// Two pages are never physically adjacent in that order (the allocator may hand them out
+/// so), so that the dma-buf really has two segments: a new memfd is tried until they are not.
 pub fn udmabuf(total: usize, pages: &[usize]) -> Result<OwnedFd> {
-    let mfd = memfd(total)?;
+    let mut made = memfd_pfns(total)?;
+    if let [a, b] = *pages {
+        let adjacent = |f: &[u64]| f[a] != 0 && f.get(b) == Some(&(f[a] + 1));
+        for _ in 1..SCATTER_TRIES {
+            if !adjacent(&made.1) {
+                break;
+            }
+            made = memfd_pfns(total)?;
+        }
+        if adjacent(&made.1) {
+            return Err(Error::other("every memfd's two pages were adjacent"));
+        }
+    }
+    let mfd = made.0;
     let dev = OpenOptions::new()
         .read(true)
         .write(true)
