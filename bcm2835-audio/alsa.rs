@@ -97,6 +97,15 @@ impl Notifier {
         unsafe { snd_rs_stream_elapsed(self.raw.as_ptr()) }
     }
 
+    /// Everything written was played, not at a period boundary: reported to ALSA only while
+    /// the stream drains (a drain then ends after a last period the application did not
+    /// fill). While it runs, ALSA would take the report for a whole period (see
+    /// `stream.rs`); then nothing is lost by waiting for the next boundary.
+    pub(crate) fn played_out(&self) {
+        // SAFETY: as above.
+        unsafe { snd_rs_stream_played_out(self.raw.as_ptr()) }
+    }
+
     /// The stream underran or its position is not trustworthy: ALSA stops it with XRUN.
     pub(crate) fn xrun(&self) {
         // SAFETY: as above.
@@ -215,6 +224,7 @@ extern "C" {
     ) -> c_int;
     fn snd_rs_stream_elapsed(s: *mut RawStream);
     fn snd_rs_stream_xrun(s: *mut RawStream);
+    fn snd_rs_stream_played_out(s: *mut RawStream);
     fn snd_rs_ctl_add_integer(
         card: *mut RawCard,
         name: *const c_char,

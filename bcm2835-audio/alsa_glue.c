@@ -92,6 +92,7 @@ struct snd_rs_stream {
 	struct snd_pcm_indirect ind;
 	struct work_struct work;
 	atomic_t elapsed;
+	atomic_t played_out;
 	atomic_t xrun;
 	int error;
 };
@@ -114,6 +115,7 @@ int snd_rs_pcm_new(struct snd_card *card, const char *name, int device, int subs
 		   const struct snd_rs_pcm_hw *hw, const struct snd_rs_pcm_ops *ops, void *priv);
 void snd_rs_stream_elapsed(struct snd_rs_stream *s);
 void snd_rs_stream_xrun(struct snd_rs_stream *s);
+void snd_rs_stream_played_out(struct snd_rs_stream *s);
 int snd_rs_ctl_add_integer(struct snd_card *card, const char *name, u32 id, long min, long max,
 			   int db_min, int db_step, const struct snd_rs_ctl_ops *ops, void *priv);
 int snd_rs_ctl_add_boolean(struct snd_card *card, const char *name, u32 id,
@@ -157,12 +159,31 @@ static void snd_rs_stream_work(struct work_struct *work)
 		snd_pcm_stop_xrun(s->substream);
 	if (atomic_xchg(&s->elapsed, 0))
 		snd_pcm_period_elapsed(s->substream);
+	if (atomic_read(&s->played_out)) {
+		/*
+		 * Only while draining: a report with less than a period moved counts as a whole
+		 * period for ALSA, and when late as a whole buffer (pcm_lib.c). Kept until new
+		 * data goes out, for a drain that starts after the last byte played.
+		 */
+		snd_pcm_stream_lock_irq(s->substream);
+		if (s->substream->runtime->state == SNDRV_PCM_STATE_DRAINING &&
+		    atomic_xchg(&s->played_out, 0))
+			snd_pcm_period_elapsed_under_stream_lock(s->substream);
+		snd_pcm_stream_unlock_irq(s->substream);
+	}
 }
 
 /* A period boundary was crossed. Any context; until the stream's close callback returned. */
 void snd_rs_stream_elapsed(struct snd_rs_stream *s)
 {
 	atomic_set(&s->elapsed, 1);
+	schedule_work(&s->work);
+}
+
+/* Everything written was played, not at a period boundary. As above. */
+void snd_rs_stream_played_out(struct snd_rs_stream *s)
+{
+	atomic_set(&s->played_out, 1);
 	schedule_work(&s->work);
 }
 
@@ -242,6 +263,7 @@ static int snd_rs_pcm_prepare(struct snd_pcm_substream *substream)
 	s->error = 0;
 	atomic_set(&s->xrun, 0);
 	atomic_set(&s->elapsed, 0);
+	atomic_set(&s->played_out, 0);
 	return 0;
 }
 
@@ -254,6 +276,10 @@ static int snd_rs_pcm_trigger(struct snd_pcm_substream *substream, int cmd)
 		return s->ops->trigger(s->priv, 1);
 	case SNDRV_PCM_TRIGGER_STOP:
 		return s->ops->trigger(s->priv, 0);
+	case SNDRV_PCM_TRIGGER_DRAIN:
+		/* Nothing for the VideoCore; a drain after the last byte played ends now. */
+		schedule_work(&s->work);
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -274,6 +300,7 @@ static void snd_rs_pcm_copy(struct snd_pcm_substream *substream, struct snd_pcm_
 
 	if (s->error)
 		return;
+	atomic_set(&s->played_out, 0);
 	ret = s->ops->transfer(s->priv, substream->runtime->dma_area + rec->sw_data, bytes);
 	if (ret)
 		s->error = ret;
@@ -317,7 +344,8 @@ int snd_rs_pcm_new(struct snd_card *card, const char *name, int device, int subs
 	p->hw = (struct snd_pcm_hardware) {
 		.info = SNDRV_PCM_INFO_INTERLEAVED | SNDRV_PCM_INFO_BLOCK_TRANSFER |
 			SNDRV_PCM_INFO_MMAP | SNDRV_PCM_INFO_MMAP_VALID |
-			SNDRV_PCM_INFO_SYNC_APPLPTR | SNDRV_PCM_INFO_BATCH,
+			SNDRV_PCM_INFO_SYNC_APPLPTR | SNDRV_PCM_INFO_BATCH |
+			SNDRV_PCM_INFO_DRAIN_TRIGGER,
 		.rates = SNDRV_PCM_RATE_CONTINUOUS | SNDRV_PCM_RATE_8000_192000,
 		.rate_min = hw->rate_min,
 		.rate_max = hw->rate_max,

@@ -183,15 +183,22 @@ impl Link {
         st.inflight -= count_bytes;
         st.pos = (st.pos + count_bytes) % st.buffer;
         st.period_off += count_bytes;
-        // A period boundary, or everything written played: ALSA re-reads the pointer. The
-        // second lets a drain end after a last period the application did not fill.
+        // Only a period boundary is reported. ALSA takes every period-elapsed report as one
+        // period played: one that comes with less than a period moved, more than half a
+        // buffer time after the last, counts as a whole buffer wrapped ("double acknowledged
+        // interrupts", pcm_lib.c), the position jumps a buffer ahead and the application
+        // overwrites data not yet sent (a capture that differs, a drain that ends early).
+        // Everything played off a boundary goes as `played_out`, which ALSA only hears while
+        // draining (a drain then ends after a last period the application did not fill).
         let boundary = st.period_off >= st.period;
         if boundary {
             st.period_off %= st.period;
         }
-        if boundary || st.inflight == 0 {
-            if let Some(n) = &st.notifier {
+        if let Some(n) = &st.notifier {
+            if boundary {
                 n.period_elapsed();
+            } else if st.inflight == 0 {
+                n.played_out();
             }
         }
     }

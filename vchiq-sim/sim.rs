@@ -154,7 +154,9 @@ impl Sim {
             };
             let now = stamp(&self.epoch);
             self.busy.start(now);
-            let again = r.activate(&self.knobs, &self.counters, now, &|| self.ring_arm());
+            let again = r.activate(&self.knobs, &self.counters, &|| stamp(&self.epoch), &|| {
+                self.ring_arm()
+            });
             self.busy.end(stamp(&self.epoch));
             (again, r.deadline())
         };

@@ -25,6 +25,11 @@ const SYNC_SEND_PORT: u32 = 127;
 /// flooding ARM cannot keep a worker busy forever.
 const MAX_ROUNDS: u32 = 64;
 
+/// How long the services' timed work may wait behind the ARM's messages, in microseconds:
+/// while a backlog is parsed, it runs at least this often (a real VideoCore plays audio on
+/// its own clock, whatever its message queue holds).
+const TICK_MAX_US: u64 = 5_000;
+
 /// The VideoCore after an accepted VCHIQ_INIT.
 ///
 /// Field order is drop order: the engine (whose window points into `map`) and the services
@@ -42,6 +47,8 @@ pub(crate) struct Running {
     ring_owed: bool,
     /// Our own transmit path was found corrupt (counted once).
     tx_dead: bool,
+    /// When the services' timed work last ran (microseconds since the simulator's epoch).
+    last_tick: u64,
     map: Mapping,
 }
 
@@ -140,6 +147,7 @@ impl Running {
                 hold_until: None,
                 ring_owed: false,
                 tx_dead: false,
+                last_tick: 0,
                 map,
             },
             GFP_KERNEL,
@@ -150,13 +158,13 @@ impl Running {
     /// `ring` after every round in which the engine asks for it, then arms the VideoCore's
     /// events ("sleeps"). Returns whether work is left over after [`MAX_ROUNDS`], for which
     /// the caller must run it again. Stops early, without arming, when `stop` is set.
-    /// `now` is the activation's time (microseconds since the simulator's epoch), for the
-    /// services' deadlines.
+    /// `clock` reads the time (microseconds since the simulator's epoch), for the services'
+    /// deadlines: an activation can take long, so it is read afresh for every tick.
     pub(crate) fn activate(
         &mut self,
         knobs: &Knobs,
         counters: &Counters,
-        now: u64,
+        clock: &dyn Fn() -> u64,
         ring: &dyn Fn(),
     ) -> bool {
         // Awake: the ARM need not ring us while we work.
@@ -172,19 +180,24 @@ impl Running {
             }
             bump(&counters.rounds);
             self.take_hold(knobs);
-            self.round(knobs, counters, now);
-            if self.eng.take_doorbell() {
-                self.ring_owed = true;
-            }
-            if self.ring_owed && !self.holding(knobs) {
-                self.ring_owed = false;
-                ring();
-            }
+            self.round(knobs, counters, clock, ring);
+            self.ring_if_owed(knobs, ring);
             if self.sleep(knobs) {
                 return false;
             }
         }
         true
+    }
+
+    /// Rings the ARM's doorbell if the engine asked for it and `hold` does not keep it back.
+    fn ring_if_owed(&mut self, knobs: &Knobs, ring: &dyn Fn()) {
+        if self.eng.take_doorbell() {
+            self.ring_owed = true;
+        }
+        if self.ring_owed && !self.holding(knobs) {
+            self.ring_owed = false;
+            ring();
+        }
     }
 
     /// Messages written to the ARM so far (control and data).
@@ -258,7 +271,13 @@ impl Running {
     }
 
     /// One round of processing.
-    fn round(&mut self, knobs: &Knobs, counters: &Counters, now: u64) {
+    fn round(
+        &mut self,
+        knobs: &Knobs,
+        counters: &Counters,
+        clock: &dyn Fn() -> u64,
+        ring: &dyn Fn(),
+    ) {
         if !self.eng.is_connected() {
             let _ = self.eng.connect();
         }
@@ -303,6 +322,11 @@ impl Running {
                         self.host.greet(h, counters);
                     }
                     self.host.drain(&mut self.eng, counters);
+                    if self.tick_if_due(counters, clock()) {
+                        // What the timed work sent (COMPLETEs) reaches the ARM now, not
+                        // after the backlog.
+                        self.ring_if_owed(knobs, ring);
+                    }
                 }
                 Ok(None) | Err(EngError::WouldBlock) => break,
                 Err(e) => {
@@ -328,8 +352,7 @@ impl Running {
         }
         // Timed work (AUDS playing) after the messages, so that data that just came is
         // played in the same round.
-        self.host.tick(&mut self.eng, counters, now);
-        self.host.drain(&mut self.eng, counters);
+        self.tick(counters, clock());
 
         // A corruption still armed waits for the next message; one that fired is counted.
         let left = self.eng.shm().disarm();
@@ -340,6 +363,25 @@ impl Running {
             bump(&counters.corrupted);
             pr_info!("corrupted the header of a message to the ARM\n");
         }
+    }
+
+    /// The services' timed work at `now`, and what it queued sent.
+    fn tick(&mut self, counters: &Counters, now: u64) {
+        self.host.tick(&mut self.eng, counters, now);
+        self.host.drain(&mut self.eng, counters);
+        self.last_tick = now;
+    }
+
+    /// [`Self::tick`] between two ARM messages, if a service's deadline passed or the last
+    /// tick is [`TICK_MAX_US`] old (a stream that just started has no deadline yet).
+    /// Returns whether it ran.
+    fn tick_if_due(&mut self, counters: &Counters, now: u64) -> bool {
+        let stale = now.saturating_sub(self.last_tick) >= TICK_MAX_US;
+        if stale || self.host.deadline().is_some_and(|d| d <= now) {
+            self.tick(counters, now);
+            return true;
+        }
+        false
     }
 
     /// Sends the REMOTE_USE, then the REMOTE_RELEASE messages the knobs ask for; what does
