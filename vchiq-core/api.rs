@@ -168,7 +168,7 @@ impl VchiqState {
             let mut inner = self.lock_live()?;
             let e = inner.services.get(handle).ok_or(EINVAL)?;
             // A server stays valid through a close of the VideoCore's (it listens again).
-            let closed_server = e.phase == Phase::Closed && e.server;
+            let mut closing = e.phase == Phase::Closed && e.server;
             match (e.phase, e.server) {
                 (Phase::Listening, _) => {
                     inner.services.remove(handle);
@@ -178,20 +178,30 @@ impl VchiqState {
                     // From now on a client: its close ends in a free, not in listening.
                     e.server = false;
                     match inner.engine.remove_service(handle) {
-                        Ok(()) | Err(EngineError::WouldBlock) => {}
+                        // The close is under way (or done): the VideoCore may confirm it, and
+                        // the slot handler deliver its SERVICE_CLOSED, before we look again,
+                        // so `close_wait` (which reports a closed service as gone) is not
+                        // for it.
+                        Ok(()) => closing = true,
+                        // No slot for the CLOSE yet: `close_wait` retries it.
+                        Err(EngineError::WouldBlock) => {}
                         Err(e) => return Err(to_kernel_err(e)),
                     }
                     self.flush_doorbell(&mut inner);
                 }
                 _ => {}
             }
-            if closed_server {
-                // The VideoCore closed it: removed (not listening again) once its
-                // SERVICE_CLOSED has been delivered, which `close_wait` reports as EINVAL.
-                return match self.close_wait_locked(inner, handle, interruptible) {
-                    Err(e) if e == EINVAL => Ok(()),
-                    r => r,
-                };
+            if closing {
+                // Removed once its SERVICE_CLOSED has been delivered (the entry goes then).
+                drop(inner);
+                self.kick();
+                let inner = self.inner.lock();
+                let _inner = self.wait_changed_as(
+                    inner,
+                    |i| Ok(closed_and_delivered(i, handle)),
+                    interruptible,
+                )?;
+                return Ok(());
             }
         }
         self.close_wait(handle, interruptible)
@@ -220,15 +230,7 @@ impl VchiqState {
     }
 
     fn close_wait(&self, handle: Handle, interruptible: bool) -> Result {
-        self.close_wait_locked(self.lock_live()?, handle, interruptible)
-    }
-
-    fn close_wait_locked<'a>(
-        &'a self,
-        mut inner: InnerGuard<'a>,
-        handle: Handle,
-        interruptible: bool,
-    ) -> Result {
+        let mut inner = self.lock_live()?;
         match inner.services.get(handle).map(|e| e.phase) {
             // Nothing to close (mainline: EINVAL); `remove` frees a listening server.
             None | Some(Phase::Listening) => return Err(EINVAL),
