@@ -12,7 +12,6 @@
 use crate::engine::{Barrier, SharedMem};
 use crate::shm::RawShm;
 use core::cell::Cell;
-use kernel::bindings;
 
 /// Offsets of slot zero and of the slots are in units of this.
 use crate::engine::SLOT_SIZE;
@@ -139,7 +138,7 @@ impl SharedMem for VpuShm {
     }
 
     // Payload copies go straight to the window, so that only header stores are seen above,
-    // and as one `memcpy` (the engine's word-by-word default cost about half a millisecond
+    // and as one memory copy (the engine's word-by-word default cost about half a millisecond
     // per 4000-byte message on the debug kernels under QEMU: CPU the ARM then lacks, which
     // a real VideoCore's DMA never takes from it). Whole words, as the default: the tail of
     // a message that is not a multiple of four is written as one zero-padded word.
@@ -150,7 +149,7 @@ impl SharedMem for VpuShm {
                 // SAFETY: `span` checked that `whole` (and more) bytes at `dst` are inside
                 // the window, which is valid for writes (type invariant of `RawShm`);
                 // `src` is our own memory, not the window.
-                unsafe { bindings::memcpy(dst.cast(), src.as_ptr().cast(), whole) };
+                unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, whole) };
                 if let Some(rest) = src.get(whole..).filter(|r| !r.is_empty()) {
                     let mut w = [0u8; 4];
                     for (d, s) in w.iter_mut().zip(rest) {
@@ -170,7 +169,7 @@ impl SharedMem for VpuShm {
                 // SAFETY: `span` checked that `dst.len()` bytes at `src` are inside the
                 // window, valid for reads (type invariant of `RawShm`); `dst` is our own
                 // memory.
-                unsafe { bindings::memcpy(dst.as_mut_ptr().cast(), src.cast(), dst.len()) };
+                unsafe { core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
             }
             None => self.raw.copy_out(off, dst),
         }
