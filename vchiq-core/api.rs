@@ -193,15 +193,7 @@ impl VchiqState {
             }
             if closing {
                 // Removed once its SERVICE_CLOSED has been delivered (the entry goes then).
-                drop(inner);
-                self.kick();
-                let inner = self.inner.lock();
-                let _inner = self.wait_changed_as(
-                    inner,
-                    |i| Ok(closed_and_delivered(i, handle)),
-                    interruptible,
-                )?;
-                return Ok(());
+                return self.wait_close_delivered(inner, handle, interruptible);
             }
         }
         self.close_wait(handle, interruptible)
@@ -260,7 +252,18 @@ impl VchiqState {
         )?;
         let mut inner = inner;
         self.flush_doorbell(&mut inner);
-        // The slot handler may have work for the close (aborted bulks).
+        self.wait_close_delivered(inner, handle, interruptible)
+    }
+
+    /// Waits, after a close of `handle` is under way, until its SERVICE_CLOSED callback has
+    /// been delivered (the slot handler is kicked first: it may have work for the close, such
+    /// as aborted bulks).
+    fn wait_close_delivered<'a>(
+        &'a self,
+        inner: InnerGuard<'a>,
+        handle: Handle,
+        interruptible: bool,
+    ) -> Result {
         drop(inner);
         self.kick();
         let inner = self.inner.lock();
