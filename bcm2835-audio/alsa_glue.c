@@ -9,18 +9,22 @@
  *   (pcm-indirect.h is static inline) between the ALSA buffer and the callbacks, managed
  *   vmalloc buffers, and a work item per open substream that reports period boundaries and
  *   underruns in process context (the callers are VCHIQ callbacks, which must not take the
- *   PCM stream lock: a prepare holding it may be waiting for them);
+ *   PCM stream lock: a prepare holding it may be waiting for them), and how long those
+ *   reports take, per PCM in /proc/asound/<card>/pcm<device>p-reports;
  * - integer controls with a dB-scale TLV, boolean controls and IEC958 status controls, whose
  *   get and put call a table of Rust callbacks.
  */
 
 #include <linux/device.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <sound/asoundef.h>
 #include <sound/control.h>
 #include <sound/core.h>
+#include <sound/info.h>
 #include <sound/pcm.h>
 #include <sound/pcm-indirect.h>
 #include <sound/tlv.h>
@@ -75,6 +79,17 @@ struct snd_rs_ctl_ops {
 
 #define SND_RS_IEC958_BYTES 4
 
+/*
+ * How long period reports take from the boundary (the COMPLETE that crossed it) until
+ * snd_pcm_period_elapsed() returned, over every substream of a PCM since the card was created:
+ * /proc/asound/<card>/pcm<device>p-reports ("reports N total_us T max_us M"; make bench).
+ */
+struct snd_rs_reports {
+	atomic64_t count;
+	atomic64_t total_ns;
+	atomic64_t max_ns;
+};
+
 /* One PCM: its hardware description and callbacks (pcm->private_data). */
 struct snd_rs_pcm {
 	struct snd_pcm_hardware hw;
@@ -82,16 +97,19 @@ struct snd_rs_pcm {
 	u32 period_time_min_us;
 	const struct snd_rs_pcm_ops *ops;
 	void *priv;
+	struct snd_rs_reports reports;
 };
 
 /* One open substream (runtime->private_data). */
 struct snd_rs_stream {
 	struct snd_pcm_substream *substream;
+	struct snd_rs_pcm *pcm;
 	const struct snd_rs_pcm_ops *ops;
 	void *priv;
 	struct snd_pcm_indirect ind;
 	struct work_struct work;
-	atomic_t elapsed;
+	/* ktime (ns) of the first boundary not yet reported to ALSA; 0: none. */
+	atomic64_t elapsed_at;
 	atomic_t played_out;
 	atomic_t xrun;
 	int error;
@@ -150,15 +168,39 @@ void snd_rs_card_free(struct snd_card *card)
 	snd_card_free(card);
 }
 
+static void snd_rs_reports_add(struct snd_rs_reports *r, u64 ns)
+{
+	s64 max = atomic64_read(&r->max_ns);
+
+	atomic64_inc(&r->count);
+	atomic64_add(ns, &r->total_ns);
+	while ((s64)ns > max && !atomic64_try_cmpxchg(&r->max_ns, &max, ns))
+		;
+}
+
+static void snd_rs_reports_show(struct snd_info_entry *entry, struct snd_info_buffer *buf)
+{
+	struct snd_rs_reports *r = entry->private_data;
+
+	snd_iprintf(buf, "reports %lld total_us %lld max_us %lld\n",
+		    (long long)atomic64_read(&r->count),
+		    (long long)div_u64(atomic64_read(&r->total_ns), NSEC_PER_USEC),
+		    (long long)div_u64(atomic64_read(&r->max_ns), NSEC_PER_USEC));
+}
+
 /* Reports what the Rust side asked for, in process context. */
 static void snd_rs_stream_work(struct work_struct *work)
 {
 	struct snd_rs_stream *s = container_of(work, struct snd_rs_stream, work);
+	u64 elapsed_at;
 
 	if (atomic_xchg(&s->xrun, 0))
 		snd_pcm_stop_xrun(s->substream);
-	if (atomic_xchg(&s->elapsed, 0))
+	elapsed_at = atomic64_xchg(&s->elapsed_at, 0);
+	if (elapsed_at) {
 		snd_pcm_period_elapsed(s->substream);
+		snd_rs_reports_add(&s->pcm->reports, ktime_get_ns() - elapsed_at);
+	}
 	if (atomic_read(&s->played_out)) {
 		/*
 		 * Only while draining: a report with less than a period moved counts as a whole
@@ -173,10 +215,14 @@ static void snd_rs_stream_work(struct work_struct *work)
 	}
 }
 
-/* A period boundary was crossed. Any context; until the stream's close callback returned. */
+/*
+ * A period boundary was crossed. Any context; until the stream's close callback returned.
+ * The time of the first boundary not yet reported is kept: the work tells the Rust side how
+ * long the report took to reach ALSA.
+ */
 void snd_rs_stream_elapsed(struct snd_rs_stream *s)
 {
-	atomic_set(&s->elapsed, 1);
+	atomic64_cmpxchg(&s->elapsed_at, 0, ktime_get_ns() ?: 1);
 	schedule_work(&s->work);
 }
 
@@ -205,6 +251,7 @@ static int snd_rs_pcm_open(struct snd_pcm_substream *substream)
 	if (!s)
 		return -ENOMEM;
 	s->substream = substream;
+	s->pcm = p;
 	s->ops = p->ops;
 	INIT_WORK(&s->work, snd_rs_stream_work);
 	ret = p->ops->open(p->priv, substream->number, s, &s->priv);
@@ -262,7 +309,7 @@ static int snd_rs_pcm_prepare(struct snd_pcm_substream *substream)
 	s->ind.sw_buffer_size = fmt.buffer_bytes;
 	s->error = 0;
 	atomic_set(&s->xrun, 0);
-	atomic_set(&s->elapsed, 0);
+	atomic64_set(&s->elapsed_at, 0);
 	atomic_set(&s->played_out, 0);
 	return 0;
 }
@@ -336,6 +383,7 @@ int snd_rs_pcm_new(struct snd_card *card, const char *name, int device, int subs
 {
 	struct snd_rs_pcm *p;
 	struct snd_pcm *pcm;
+	char proc[24];
 	int ret;
 
 	p = kzalloc_obj(*p, GFP_KERNEL);
@@ -378,7 +426,9 @@ int snd_rs_pcm_new(struct snd_card *card, const char *name, int device, int subs
 	snd_pcm_set_ops(pcm, SNDRV_PCM_STREAM_PLAYBACK, &snd_rs_playback_ops);
 	snd_pcm_set_managed_buffer_all(pcm, SNDRV_DMA_TYPE_VMALLOC, NULL,
 				       hw->buffer_bytes_max, hw->buffer_bytes_max);
-	return 0;
+	/* Removed with the card's other entries, before the PCM (and p) is freed. */
+	snprintf(proc, sizeof(proc), "pcm%dp-reports", device);
+	return snd_card_ro_proc_new(card, proc, &p->reports, snd_rs_reports_show);
 }
 
 static int snd_rs_ctl_info_integer(struct snd_kcontrol *kctl, struct snd_ctl_elem_info *info)

@@ -36,6 +36,13 @@ ABSOLUTE = [
     ("engine messages/s, 64 B (goal >= 10M)", "host", "msg_64_rate"),
     ("engine messages/s, 1024 B", "host", "msg_1024_rate"),
     ("engine messages/s, 4088 B", "host", "msg_4088_rate"),
+    ("audio: position error vs the VideoCore, mean (us)", "vm",
+     "audio_pos_err_mean_us"),
+    ("audio: position error, max (us)", "vm", "audio_pos_err_max_us"),
+    ("audio: COMPLETE to period_elapsed, mean (us)", "vm", "audio_report_mean_us"),
+    ("audio: COMPLETE to period_elapsed, max (us)", "vm", "audio_report_max_us"),
+    ("audio: ARM CPU per second of 48 kHz stereo (us)", "vm", "audio_cpu_us_per_s"),
+    ("audio: xruns in a long stream beside --stress (goal 0)", "vm", "audio_xruns"),
 ]
 
 

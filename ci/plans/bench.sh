@@ -1,11 +1,20 @@
 # make bench only (ci/bench boots it on the fast kernels): performance figures, each printed
 # to the results channel as "BENCH run=R key=value" for ci/bench to turn into ratios against
 # the yardsticks measured in the same run. Not a pass/fail test beyond "it ran".
+# vm-alsa: yes
 # vm-timeout: 1800
 
 SIM=/sys/kernel/debug/vchiq-sim
 KT=/sys/kernel/debug/vchiq-ktest
 CORE=/sys/kernel/debug/vchiq-core-sim
+# The host's BENCH_RUNS, AUDIO_SECONDS and AUDIO_XRUN_SECONDS come as vchiq.<name>= (ci/vm).
+for _arg in $(cat /proc/cmdline); do
+	case $_arg in
+	vchiq.bench_runs=*) BENCH_RUNS=${_arg#*=} ;;
+	vchiq.audio_seconds=*) AUDIO_SECONDS=${_arg#*=} ;;
+	vchiq.audio_xrun_seconds=*) AUDIO_XRUN_SECONDS=${_arg#*=} ;;
+	esac
+done
 RUNS=${BENCH_RUNS:-5}
 
 bench() { echo "BENCH run=$run $1=$2" >&3; say "bench run $run: $1 = $2"; }
@@ -44,4 +53,60 @@ while [ $run -le "$RUNS" ]; do
 	run=$((run + 1))
 done
 t_ok "bench: $RUNS runs"
-t_run "unload" rmmod vchiq_dev vchiq_ktest vchiq_core vchiq_sim
+
+# snd-bcm2835 in real time (auds_speed 1): ALSA's position against the bytes the simulated
+# VideoCore reported played, the time from the COMPLETE that crossed a period boundary to
+# snd_pcm_period_elapsed() returning (/proc/asound/Headphones/pcm0p-reports), the ARM's CPU
+# time per second of 48 kHz stereo (all CPU time during the stream, less the VideoCore's own
+# activations and the idle machine's rate), and xruns in a long stream with vchiq-test --stress
+# beside it (goal: 0). AUDIO_SECONDS (default 10) per run, AUDIO_XRUN_SECONDS (default 60)
+# once.
+AUDIO_SECONDS=${AUDIO_SECONDS:-10}
+AUDIO_XRUN_SECONDS=${AUDIO_XRUN_SECONDS:-60}
+REPORTS=/proc/asound/Headphones/pcm0p-reports
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+sim_busy_us() { sed -n 's/^activations: [0-9]* total \([0-9]*\) us.*/\1/p' $SIM/state; }
+field_of() { sed -n "s/.*$1 \([0-9]*\).*/\1/p" $REPORTS; }
+t_run "load snd_bcm2835" modprobe snd_bcm2835
+echo 1 >$SIM/auds_speed
+PCM=$(ls /dev/snd/pcmC*D0p | while read -r f; do
+	c=${f#/dev/snd/pcmC}
+	grep -q "^ *${c%%D*} \[Headphones" /proc/asound/cards && echo "$f"
+done)
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+run=1
+while [ $run -le "$RUNS" ]; do
+	# The idle machine's rate first (the guest's own housekeeping), over the same time.
+	b0=$(busy_ticks)
+	sleep "$AUDIO_SECONDS"
+	idle_us=$((($(busy_ticks) - b0) * 1000000 / hz))
+	r0=$(field_of reports) l0=$(field_of total_us) s0=$(sim_busy_us) b0=$(busy_ticks)
+	if out=$(pcm-check position "$PCM" 16 2 48000 "$AUDIO_SECONDS" $SIM/auds 2>&1); then
+		b1=$(busy_ticks) s1=$(sim_busy_us)
+		say "$out"
+		bench audio_pos_err_mean_us "$(echo "$out" | sed -n 's/.*mean error \([0-9]*\) us.*/\1/p')"
+		bench audio_pos_err_max_us "$(echo "$out" | sed -n 's/.*max error \([0-9]*\) us.*/\1/p')"
+		n=$(($(field_of reports) - r0))
+		[ $n -gt 0 ] && bench audio_report_mean_us $((($(field_of total_us) - l0) / n))
+		bench audio_report_max_us "$(field_of max_us)"
+		arm_us=$(((b1 - b0) * 1000000 / hz - (s1 - s0) - idle_us))
+		[ $arm_us -lt 0 ] && arm_us=0
+		bench audio_cpu_us_per_s $((arm_us / AUDIO_SECONDS))
+	else
+		t_fail "audio position (run $run)" "$out"
+	fi
+	run=$((run + 1))
+done
+# One long stream with the transport under stress beside it (not per run: it is long).
+aplay -D hw:CARD=Headphones,DEV=0 -t raw -f S16_LE -c 2 -r 48000 -d "$AUDIO_XRUN_SECONDS" \
+	/dev/zero >/tmp/xrun.log 2>&1 &
+apid=$!
+while kill -0 $apid 2>/dev/null; do vchiq-test --stress 2 --rounds 5 >/dev/null 2>&1; done
+if wait $apid; then
+	run=1
+	bench audio_xruns "$(grep -c -i underrun /tmp/xrun.log)"
+else
+	t_fail "audio: a $AUDIO_XRUN_SECONDS s stream beside vchiq-test --stress" "$(tail -n 3 /tmp/xrun.log)"
+fi
+t_ok "audio bench: $RUNS runs"
+t_run "unload" rmmod snd_bcm2835 vchiq_dev vchiq_ktest vchiq_core vchiq_sim

@@ -9,6 +9,12 @@
  *                                              and after the drain every frame was played
  *   pcm-check stall DEV                        with a VideoCore that reports nothing: no progress
  *                                              in 0.5 s, and DROP and close still return at once
+ *   pcm-check position DEV BITS CHANNELS RATE SECONDS AUDS   plays SECONDS of silence and,
+ *                                              after every write and a random pause, compares
+ *                                              ALSA's position (written - delay) with the bytes
+ *                                              the simulated VideoCore reported played (the
+ *                                              newest connection's completed= in the debugfs
+ *                                              file AUDS); prints the error (make bench)
  *   pcm-check wav FILE BITS CHANNELS RATE FRAMES SEED   writes a WAV of pseudo-random samples
  *   pcm-check same WAV CAPTURE                 the capture is the WAV's data followed by at most
  *                                              one period of silence (aplay pads its last period)
@@ -219,6 +225,85 @@ static int stall(int fd)
 	return now() - t < 2 ? 0 : 1;
 }
 
+/* The completed= bytes of the most recently opened connection in the simulator's auds file. */
+static long auds_completed(const char *path)
+{
+	unsigned long seq, best = 0;
+	long completed = -1, c;
+	char line[512], *f;
+	FILE *in = fopen(path, "r");
+
+	if (!in)
+		return -1;
+	while (fgets(line, sizeof(line), in)) {
+		f = strstr(line, " seq=");
+		if (!f)
+			continue;
+		seq = strtoul(f + 5, NULL, 10);
+		f = strstr(line, " completed=");
+		if (!f || seq < best)
+			continue;
+		c = strtol(f + 11, NULL, 10);
+		best = seq;
+		completed = c;
+	}
+	fclose(in);
+	return completed;
+}
+
+static int position(int fd, int bits, int ch, int rate, int seconds, const char *auds)
+{
+	unsigned int buffer = setup(fd, bits, ch, rate);
+	long fb = ch * bits / 8, done = 0, chunk, frames = (long)rate * seconds, samples = 0;
+	double sum = 0, max = 0, err;
+	unsigned char *buf;
+	snd_pcm_sframes_t d;
+	struct snd_xferi x;
+	long completed;
+
+	if (!buffer)
+		return 1;
+	chunk = buffer / 4 ? buffer / 4 : 1;
+	buf = calloc(chunk, fb);
+	if (!buf)
+		return fail("calloc");
+	srand(1);
+	while (done < frames) {
+		x.buf = buf;
+		x.frames = frames - done < chunk ? frames - done : chunk;
+		x.result = 0;
+		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0) {
+			free(buf);
+			return fail("WRITEI_FRAMES");
+		}
+		done += x.result;
+		/* Somewhere between two COMPLETEs (10 ms apart), not right after the wake-up. */
+		usleep(rand() % 10000);
+		if (ioctl(fd, SNDRV_PCM_IOCTL_DELAY, &d) < 0) {
+			free(buf);
+			return fail("DELAY");
+		}
+		completed = auds_completed(auds);
+		if (completed < 0) {
+			free(buf);
+			return fail(auds);
+		}
+		err = (double)((done - d) * fb - completed) * 1e6 / ((double)rate * fb);
+		if (err < 0)
+			err = -err;
+		sum += err;
+		if (err > max)
+			max = err;
+		samples++;
+	}
+	free(buf);
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DRAIN) < 0)
+		return fail("DRAIN");
+	printf("position: %ld samples over %ld frames (buffer %u), mean error %.0f us, max error %.0f us\n",
+	       samples, done, buffer, samples ? sum / samples : 0, max);
+	return 0;
+}
+
 static void le(FILE *f, unsigned int v, int n)
 {
 	while (n--) {
@@ -330,8 +415,12 @@ int main(int argc, char **argv)
 		return play(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
 	if (!strcmp(argv[1], "stall"))
 		return stall(fd);
+	if (!strcmp(argv[1], "position") && argc == 8)
+		return position(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+				argv[7]);
 usage:
 	fprintf(stderr, "usage: pcm-check limits|stall DEV | play DEV BITS CHANNELS RATE FRAMES |\n"
+		"       position DEV BITS CHANNELS RATE SECONDS AUDS |\n"
 		"       wav FILE BITS CHANNELS RATE FRAMES SEED | same WAV CAPTURE\n");
 	return 2;
 }
