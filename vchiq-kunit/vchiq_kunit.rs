@@ -18,6 +18,7 @@ mod shm;
 #[path = "../vchiq-core/tables.rs"]
 mod tables;
 
+mod copies;
 mod loopback;
 mod pagelist;
 
