@@ -3,9 +3,10 @@
 //! vc-mem's kernel layer: what the 7.3 `kernel` crate lacks, in one place.
 //!
 //! The C half is `vc_mem_glue.c`. The crate has no `vm_pgoff`, no `remap_pfn_range` or
-//! `pgprot_noncached`, no `region_intersects`, no `memremap` and no `capable`;
-//! each is one function there and one safe wrapper here. Upstream `mm: add remap_pfn_range`
-//! and an `io::Memremap` type would remove most of this file.
+//! `pgprot_noncached`, no `region_intersects`, no `memremap`, no `capable` and no Raspberry Pi
+//! firmware calls; each is one function there and one safe wrapper here. Upstream `mm: add
+//! remap_pfn_range` and an `io::Memremap` type would remove most of this file, a firmware
+//! abstraction the rest.
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
@@ -22,6 +23,17 @@ extern "C" {
     fn vc_mem_sys_unmap(va: *mut c_void);
     fn vc_mem_sys_read(dst: *mut c_void, va: *const c_void, len: usize);
     fn vc_mem_sys_rawio() -> bool;
+    fn vc_mem_sys_fw_vc_memory(base: *mut u32, size: *mut u32) -> c_int;
+}
+
+/// The firmware's GET_VC_MEMORY: the VideoCore's memory as (base, size). `ENOENT` when there
+/// is no Raspberry Pi firmware node, `EPROBE_DEFER` while its driver has not probed.
+pub(crate) fn firmware_vc_memory() -> Result<(u32, u32)> {
+    let (mut base, mut size) = (0u32, 0u32);
+    // SAFETY: both pointers are valid for a write for the call (locals); the glue takes and
+    // drops its own references to the firmware.
+    kernel::error::to_result(unsafe { vc_mem_sys_fw_vc_memory(&mut base, &mut size) })?;
+    Ok((base, size))
 }
 
 /// The VMA's offset into the file, in pages.

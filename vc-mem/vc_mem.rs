@@ -4,7 +4,8 @@
 //! firmware debugging tools (vcdbg through libdebug_sym, vclog).
 //!
 //! As downstream's module it takes its inputs from module parameters, which the firmware
-//! writes on the kernel command line (`vc_mem.mem_base=`, `vc_mem.mem_size=`), and registers
+//! writes on the kernel command line (`vc_mem.mem_base=`, `vc_mem.mem_size=`); without them it
+//! asks the firmware (GET_VC_MEMORY) where its driver is there. It registers
 //! the misc device `vc-mem` with downstream's ioctl ABI (64-bit and compat), an uncached mmap
 //! at file offset = VideoCore address and FBIODMACOPY. It needs no other module of the family.
 //! Inputs that are missing or inconsistent give a probe message and a device whose calls fail
@@ -117,13 +118,51 @@ struct VcMemModule {
     _debugfs: Pin<KBox<Scope<Arc<Shared>>>>,
 }
 
-/// The module parameters, checked.
+/// Without `mem_size` (no `vc_mem.*` on the command line): the firmware's GET_VC_MEMORY, as
+/// `mem_base` = its base and `mem_size` = its end; the inputs unchanged if it cannot answer.
+fn ask_firmware(inputs: Inputs) -> Inputs {
+    if inputs.size != 0 {
+        return inputs;
+    }
+    match sys::firmware_vc_memory() {
+        Ok((base, size)) => match base.checked_add(size) {
+            Some(end) => {
+                pr_info!(
+                    "no vc_mem.mem_size=: the firmware's GET_VC_MEMORY gives base {:?}, size {:?}\n",
+                    Hex(base.into()),
+                    Hex(size.into())
+                );
+                Inputs {
+                    base,
+                    size: end,
+                    ..inputs
+                }
+            }
+            None => {
+                pr_err!(
+                    "the firmware's GET_VC_MEMORY (base {:?}, size {:?}) wraps: ignored\n",
+                    Hex(base.into()),
+                    Hex(size.into())
+                );
+                inputs
+            }
+        },
+        // No firmware here: the parameters are all there is.
+        Err(e) if e == ENOENT => inputs,
+        Err(e) => {
+            pr_warn!("the firmware's GET_VC_MEMORY failed ({e:?})\n");
+            inputs
+        }
+    }
+}
+
+/// The module parameters (or the firmware's answer), checked.
 fn shared_from_params() -> Result<Arc<Shared>> {
-    let inputs = Inputs {
+    let inputs = ask_firmware(Inputs {
         phys_addr: *module_parameters::phys_addr.value_ref(),
         base: *module_parameters::mem_base.value_ref(),
         size: *module_parameters::mem_size.value_ref(),
-    };
+    });
     let region = match inputs.check() {
         Ok(r) => {
             pr_info!(

@@ -98,6 +98,9 @@ both gencmd-check gencmd-check
 t_run "unload vc_mem" rmmod vc_mem
 t_run "insmod vc-mem without inputs" insmod "$ko"
 if vcmem info 2>/dev/null; then t_fail "no inputs: ioctls fail" "succeeded"; else t_ok "no inputs: ioctls fail"; fi
+# No vc_mem.* and no Raspberry Pi firmware node (QEMU virt): GET_VC_MEMORY is not asked.
+expect "no inputs, no firmware: the log says what is missing" "no mem_size (the firmware passes vc_mem.mem_size=)" dmesg
+if dmesg | grep -q "GET_VC_MEMORY"; then t_fail "no firmware: no GET_VC_MEMORY" "asked"; else t_ok "no firmware: no GET_VC_MEMORY"; fi
 t_run "unload vc_mem (no inputs)" rmmod vc_mem
 t_run "insmod vc-mem over Linux RAM" insmod "$ko" phys_addr=0x40000000 mem_base=0x1000000 mem_size=0x3f000000
 if vcmem info 2>/dev/null; then t_fail "Linux RAM: ioctls fail" "succeeded"; else t_ok "Linux RAM: ioctls fail"; fi
