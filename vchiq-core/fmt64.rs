@@ -50,3 +50,16 @@ impl fmt::Display for I64 {
         }
     }
 }
+
+// The kernel's printing macros (`pr_info!`, `dev_err!` ...) take `kernel::fmt::Display`.
+impl kernel::fmt::Display for U64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl kernel::fmt::Display for I64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

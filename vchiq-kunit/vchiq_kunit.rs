@@ -17,6 +17,9 @@ mod engine;
 mod shm;
 #[path = "../vchiq-core/tables.rs"]
 mod tables;
+// 64-bit values printed on 32-bit ARM (core's formatting of them traps there).
+#[path = "../vchiq-core/fmt64.rs"]
+mod fmt64;
 
 mod copies;
 mod loopback;
