@@ -19,8 +19,8 @@
 
 use crate::bulk::{Mode, Outcome};
 use crate::engine::{
-    to_kernel_err, BulkDir, BulkResult, Error as EngineError, Handle, MsgRef, MsgType, Output,
-    SrvState, Wait, HEADER_SIZE,
+    log_nth, to_kernel_err, BulkDir, BulkResult, Error as EngineError, Handle, MsgRef, MsgType,
+    Output, SrvState, Wait, HEADER_SIZE,
 };
 use crate::ffi;
 use crate::services::{Client, Phase, Reason};
@@ -442,8 +442,8 @@ fn retry_orphans(inner: &mut Inner) {
 
 fn dev_err_ratelimited(core: &VchiqState, e: EngineError) {
     let n = core.counters.poll_errors.load(Relaxed);
-    // The first ten, then every thousandth: a broken peer must not flood the log.
-    if n <= 10 || n % 1000 == 0 {
+    // A broken peer must not flood the log (`engine::log_nth`).
+    if log_nth(n) {
         dev_err!(
             core.dev,
             "protocol error from the VideoCore: {:?} (#{})\n",
@@ -570,7 +570,7 @@ fn release_use(core: &VchiqState) {
         return;
     }
     let bad = k.bad_releases.fetch_add(1u32, Relaxed).wrapping_add(1);
-    if bad <= 10 || bad % 1000 == 0 {
+    if log_nth(bad) {
         dev_err!(
             core.dev,
             "protocol error from the VideoCore: REMOTE_RELEASE without a use (#{})\n",
