@@ -27,6 +27,13 @@ mod vchiq;
 mod alsa;
 mod chip;
 mod msg;
+// The family's rate-limited logging rule, from the engine (`Documentation/architecture.rst`).
+#[expect(
+    unreachable_pub,
+    reason = "the engine's items are `pub` for its host crate"
+)]
+#[path = "../vchiq-core/engine/src/ratelimit.rs"]
+mod ratelimit;
 mod stream;
 
 use alsa::{Card, CardNames};

@@ -14,6 +14,7 @@
 use crate::alsa::{Format, Notifier, PcmData, PcmStream};
 use crate::chip::Chip;
 use crate::msg::{self, Kind, Reply, MAX_PACKET, MSG_SIZE};
+use crate::ratelimit::log_nth;
 use crate::vchiq::{Handler, Message, ServiceRef};
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
@@ -71,8 +72,7 @@ impl Oddities {
 
 /// Adds one; whether this occurrence is logged (the first ten, then powers of two).
 pub(crate) fn count(c: &Atomic<u32>) -> bool {
-    let n = c.fetch_add(1u32, Relaxed).wrapping_add(1);
-    n <= 10 || n.is_power_of_two()
+    log_nth(c.fetch_add(1u32, Relaxed).wrapping_add(1))
 }
 
 /// The service's handler and what the stream's calls share with it.

@@ -7,6 +7,7 @@
 //! Nothing outside `[mem_base, mem_size)` is ever reachable, whatever the caller passes.
 
 use crate::abi::{self, Layout};
+use crate::ratelimit::log_nth;
 use crate::region::Region;
 use crate::sys::{self, Window};
 use crate::{Hex, Shared};
@@ -30,7 +31,7 @@ pub(crate) struct VcMemFile {
 /// address and length.
 fn refuse(shared: &Shared, what: &str, addr: u64, len: u64, e: Error) -> Error {
     let n = shared.refused.fetch_add(1u32, Relaxed).wrapping_add(1);
-    if n <= 10 || n.is_power_of_two() {
+    if log_nth(n) {
         pr_info!(
             "{} at {:?} length {:?} refused ({:?}); {} refusals so far\n",
             what,

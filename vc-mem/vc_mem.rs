@@ -28,6 +28,13 @@ use kernel::InPlaceModule;
 
 mod abi;
 mod file;
+// The family's rate-limited logging rule, from the engine (`Documentation/architecture.rst`).
+#[expect(
+    unreachable_pub,
+    reason = "the engine's items are `pub` for its host crate"
+)]
+#[path = "../vchiq-core/engine/src/ratelimit.rs"]
+mod ratelimit;
 mod region;
 mod sys;
 

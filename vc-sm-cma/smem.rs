@@ -13,6 +13,7 @@
 
 use crate::buffer::{Buffer, Entry, Registry, Vc};
 use crate::proto::{self, Incoming, Name};
+use crate::ratelimit::log_nth;
 use crate::sys::{DmaBuf, DmaDevice, ForeignDmaBuf, Memory};
 use crate::vchiq::{self, Handler, Instance, Message, ServiceRef};
 use kernel::prelude::*;
@@ -83,11 +84,6 @@ pub(crate) static LEAKED_BYTES: Atomic<usize> = Atomic::new(0);
 /// Adds one to `c`; returns the new value.
 pub(crate) fn bump(c: &Atomic<u32>) -> u32 {
     c.fetch_add(1u32, Relaxed).wrapping_add(1)
-}
-
-/// Whether the `n`-th event of a kind is logged: the first ten, then powers of two.
-pub(crate) fn log_nth(n: u32) -> bool {
-    n <= 10 || n.is_power_of_two()
 }
 
 /// The open service.

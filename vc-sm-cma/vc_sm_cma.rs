@@ -33,6 +33,13 @@ mod debugfs;
 mod file;
 mod kapi;
 mod proto;
+// The family's rate-limited logging rule, from the engine (`Documentation/architecture.rst`).
+#[expect(
+    unreachable_pub,
+    reason = "the engine's items are `pub` for its host crate"
+)]
+#[path = "../vchiq-core/engine/src/ratelimit.rs"]
+mod ratelimit;
 mod smem;
 mod sys;
 

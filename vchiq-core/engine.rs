@@ -37,6 +37,8 @@ mod output;
 mod pagelist;
 #[path = "engine/src/quota.rs"]
 mod quota;
+#[path = "engine/src/ratelimit.rs"]
+mod ratelimit;
 #[path = "engine/src/recycle.rs"]
 mod recycle;
 #[path = "engine/src/rx.rs"]
@@ -67,6 +69,7 @@ pub(crate) use pagelist::{
     FRAGMENTS, HEADER_SIZE as PAGELIST_HEADER_SIZE, PAGE_SIZE as PAGELIST_PAGE_SIZE,
 };
 pub(crate) use quota::Quota;
+pub(crate) use ratelimit::log_nth;
 pub(crate) use service::{Handle, ServerOptions, Service, ServiceParams, SrvState};
 pub(crate) use shm::{Barrier, SharedMem};
 

@@ -388,31 +388,11 @@ impl VchiqState {
     /// Waits until no callback batch is in delivery (the slot thread notifies
     /// [`VchiqState::changed`] at the end of every batch), for at most [`REPLY_TIMEOUT_MS`], on a
     /// live or a dead device; no signal ends the wait. Returns the guard, or `None` on timeout.
-    pub(crate) fn wait_delivered<'a>(
-        &'a self,
-        mut guard: InnerGuard<'a>,
-    ) -> Option<InnerGuard<'a>> {
-        let start = Instant::<Monotonic>::now();
-        let timeout = Delta::from_millis(i64::from(REPLY_TIMEOUT_MS));
-        while guard.delivering != 0 {
-            let spent = start.elapsed();
-            if spent >= timeout {
-                return None;
-            }
-            let left_ms = (timeout - spent)
-                .as_millis_ceil()
-                .clamp(1, i64::from(u32::MAX));
-            let left = msecs_to_jiffies(left_ms as u32);
-            if let CondVarTimeoutResult::Signal { .. } =
-                self.changed.wait_interruptible_timeout(&mut guard, left)
-            {
-                // A pending signal ends every interruptible sleep at once: poll instead.
-                drop(guard);
-                kernel::time::delay::fsleep(Delta::from_millis(1));
-                guard = self.inner.lock();
-            }
-        }
-        Some(guard)
+    pub(crate) fn wait_delivered<'a>(&'a self, guard: InnerGuard<'a>) -> Option<InnerGuard<'a>> {
+        // Neither the condition nor a signal can fail this wait: only the timeout ends it.
+        self.wait_for(guard, |i| Ok(i.delivering == 0), false)
+            .ok()
+            .flatten()
     }
 
     /// Waits on [`VchiqState::changed`] until `done` holds for the locked state, for at most
@@ -431,25 +411,42 @@ impl VchiqState {
     /// killed must still wait for its services to close before its instance is freed.
     pub(crate) fn wait_changed_as<'a>(
         &'a self,
-        mut guard: InnerGuard<'a>,
+        guard: InnerGuard<'a>,
         mut done: impl FnMut(&mut Inner) -> Result<bool>,
         interruptible: bool,
     ) -> Result<InnerGuard<'a>> {
+        let live_and_done = |i: &mut Inner| {
+            if i.dead {
+                return Err(ESHUTDOWN);
+            }
+            done(i)
+        };
+        match self.wait_for(guard, live_and_done, interruptible)? {
+            Some(guard) => Ok(guard),
+            None => {
+                self.counters.timeouts.add(1, Relaxed);
+                Err(ETIMEDOUT)
+            }
+        }
+    }
+
+    /// Sleeps on [`VchiqState::changed`] until `done` holds for the locked state, for at most
+    /// [`REPLY_TIMEOUT_MS`]; unless `interruptible`, signals do not end the wait. Returns the
+    /// guard, `None` on timeout, or the error of `done` (`EINTR` on a signal).
+    fn wait_for<'a>(
+        &'a self,
+        mut guard: InnerGuard<'a>,
+        mut done: impl FnMut(&mut Inner) -> Result<bool>,
+        interruptible: bool,
+    ) -> Result<Option<InnerGuard<'a>>> {
         // A deadline in time, not a budget of jiffies: the uninterruptible path below sleeps
         // a millisecond at a time, which is not a jiffy at every HZ.
         let start = Instant::<Monotonic>::now();
         let timeout = Delta::from_millis(i64::from(REPLY_TIMEOUT_MS));
-        loop {
-            if guard.dead {
-                return Err(ESHUTDOWN);
-            }
-            if done(&mut guard)? {
-                return Ok(guard);
-            }
+        while !done(&mut guard)? {
             let spent = start.elapsed();
             if spent >= timeout {
-                self.counters.timeouts.add(1, Relaxed);
-                return Err(ETIMEDOUT);
+                return Ok(None);
             }
             let left_ms = (timeout - spent)
                 .as_millis_ceil()
@@ -467,6 +464,7 @@ impl VchiqState {
                 }
             }
         }
+        Ok(Some(guard))
     }
 
     /// The kernel virtual address of byte `off` of the slot memory, for the message headers

@@ -19,7 +19,8 @@
 
 use crate::bulk::{Mode, Outcome};
 use crate::engine::{
-    to_kernel_err, BulkDir, BulkResult, Error as EngineError, MsgType, Output, SrvState, Wait,
+    log_nth, to_kernel_err, BulkDir, BulkResult, Error as EngineError, Handle, MsgRef, MsgType,
+    Output, SrvState, Wait, HEADER_SIZE,
 };
 use crate::ffi;
 use crate::services::{Client, Phase, Reason};
@@ -51,6 +52,18 @@ pub(crate) struct Delivery {
 }
 
 impl Delivery {
+    /// A callback that carries neither a message header nor bulk user data.
+    fn event(client: Client, reason: Reason, handle: Handle, conn: u32) -> Self {
+        Self {
+            client,
+            reason,
+            header: core::ptr::null_mut(),
+            handle: handle.0,
+            cb_data: core::ptr::null_mut(),
+            conn,
+        }
+    }
+
     fn call(&self) {
         // Checked `Some` when the service was created (`cabi::service_args`).
         let Some(callback) = self.client.callback else {
@@ -84,95 +97,10 @@ pub(crate) fn handle_output(core: &VchiqState, inner: &mut Inner, o: Output) -> 
             handle,
             peer_version,
             ..
-        } => {
-            let mut opened = None;
-            if let Some(e) = inner.services.get(handle) {
-                // `Closed`: the VideoCore closed and reopened the server in one batch; its
-                // SERVICE_CLOSED is queued before this.
-                if e.server && matches!(e.phase, Phase::Listening | Phase::Closed) {
-                    // The VideoCore opened one of our servers: tell its client.
-                    opened = Some(Delivery {
-                        client: e.client,
-                        reason: Reason::ServiceOpened,
-                        header: core::ptr::null_mut(),
-                        handle: handle.0,
-                        cb_data: core::ptr::null_mut(),
-                        conn: 0,
-                    });
-                }
-                e.phase = Phase::Open;
-                e.conn = e.conn.wrapping_add(1);
-                e.peer_version = peer_version;
-            } else {
-                // Nobody waits for it any more (the open timed out or was interrupted).
-                inner.abandon(handle);
-            }
-            core.changed.notify_all();
-            opened
-        }
-        Output::OpenRejected { handle } => {
-            if let Some(e) = inner.services.get(handle) {
-                e.phase = Phase::Rejected;
-            }
-            core.changed.notify_all();
-            None
-        }
-        Output::Data { handle, msg } => {
-            let header = msg
-                .payload_offset()
-                .wrapping_sub(crate::engine::HEADER_SIZE);
-            let target = inner.services.get(handle).and_then(|e| {
-                (e.phase == Phase::Open).then(|| {
-                    e.messages = e.messages.wrapping_add(1);
-                    (e.client, e.conn)
-                })
-            });
-            let ptr = core.slot_ptr(header);
-            match (target, ptr) {
-                (Some((client, conn)), Some(ptr))
-                    if inner.services.hold(handle, header, msg, conn).is_ok() =>
-                {
-                    Some(Delivery {
-                        client,
-                        reason: Reason::MessageAvailable,
-                        header: ptr.cast(),
-                        handle: handle.0,
-                        cb_data: core::ptr::null_mut(),
-                        conn,
-                    })
-                }
-                _ => {
-                    // No client (closing) or out of memory: nobody will release it.
-                    let _ = inner.engine.release(&msg);
-                    None
-                }
-            }
-        }
-        Output::Closed { handle } => {
-            let client = inner.services.get(handle).map(|e| {
-                e.phase = Phase::Closed;
-                (e.client, e.conn)
-            });
-            if client.is_none() {
-                for m in inner.services.take_held(handle) {
-                    let _ = inner.engine.release(&m);
-                }
-                core.changed.notify_all();
-            }
-            // With a client, its held messages are released only after its SERVICE_CLOSED
-            // callback (`pump`): a MESSAGE_AVAILABLE earlier in this batch has not been
-            // delivered yet, and its callback must find the message still held.
-            // The entry stays until its SERVICE_CLOSED callback has run (`pump` reaps it), so
-            // that the callback can still look up the service's user data.
-            client.map(|(client, conn)| Delivery {
-                client,
-                reason: Reason::ServiceClosed,
-                header: core::ptr::null_mut(),
-                handle: handle.0,
-                cb_data: core::ptr::null_mut(),
-                conn,
-            })
-        }
+        } => opened(core, inner, handle, peer_version),
+        Output::OpenRejected { handle } => open_rejected(core, inner, handle),
+        Output::Data { handle, msg } => data(core, inner, handle, msg),
+        Output::Closed { handle } => closed(core, inner, handle),
         Output::BulkDone {
             handle,
             dir,
@@ -180,25 +108,122 @@ pub(crate) fn handle_output(core: &VchiqState, inner: &mut Inner, o: Output) -> 
             result,
         } => bulk_done(core, inner, handle.0, dir, cookie, result),
         Output::BulkTransfer { .. } => None,
-        Output::Control(MsgType::RemoteUse) => {
+        Output::Control(ty) => {
+            control(core, ty);
+            None
+        }
+    }
+}
+
+/// A service is open: ours, acknowledged, or one of our servers, opened by the VideoCore
+/// (whose client is told).
+fn opened(
+    core: &VchiqState,
+    inner: &mut Inner,
+    handle: Handle,
+    peer_version: u16,
+) -> Option<Delivery> {
+    let Some(e) = inner.services.get(handle) else {
+        // Nobody waits for it any more (the open timed out or was interrupted).
+        inner.abandon(handle);
+        core.changed.notify_all();
+        return None;
+    };
+    // `Closed`: the VideoCore closed and reopened the server in one batch; its
+    // SERVICE_CLOSED is queued before this.
+    let tell = e.server && matches!(e.phase, Phase::Listening | Phase::Closed);
+    e.phase = Phase::Open;
+    e.conn = e.conn.wrapping_add(1);
+    e.peer_version = peer_version;
+    core.changed.notify_all();
+    // The VideoCore opened one of our servers: tell its client.
+    tell.then(|| Delivery::event(e.client, Reason::ServiceOpened, handle, 0))
+}
+
+/// The VideoCore refused our OPEN: the waiting opener fails.
+fn open_rejected(core: &VchiqState, inner: &mut Inner, handle: Handle) -> Option<Delivery> {
+    if let Some(e) = inner.services.get(handle) {
+        e.phase = Phase::Rejected;
+    }
+    core.changed.notify_all();
+    None
+}
+
+/// A message: held for the service's client and handed to it, or released at once.
+fn data(core: &VchiqState, inner: &mut Inner, handle: Handle, msg: MsgRef) -> Option<Delivery> {
+    let header = msg.payload_offset().wrapping_sub(HEADER_SIZE);
+    let target = open_target(inner, handle);
+    match (target, core.slot_ptr(header)) {
+        (Some((client, conn)), Some(ptr))
+            if inner.services.hold(handle, header, msg, conn).is_ok() =>
+        {
+            Some(Delivery {
+                client,
+                reason: Reason::MessageAvailable,
+                header: ptr.cast(),
+                handle: handle.0,
+                cb_data: core::ptr::null_mut(),
+                conn,
+            })
+        }
+        _ => {
+            // No client (closing) or out of memory: nobody will release it.
+            let _ = inner.engine.release(&msg);
+            None
+        }
+    }
+}
+
+/// The client and connection of service `handle` if it is open, counting a message for it.
+fn open_target(inner: &mut Inner, handle: Handle) -> Option<(Client, u32)> {
+    let e = inner
+        .services
+        .get(handle)
+        .filter(|e| e.phase == Phase::Open)?;
+    e.messages = e.messages.wrapping_add(1);
+    Some((e.client, e.conn))
+}
+
+/// A service finished closing: its client gets SERVICE_CLOSED; without a client, what it
+/// held goes back to the VideoCore now.
+fn closed(core: &VchiqState, inner: &mut Inner, handle: Handle) -> Option<Delivery> {
+    let Some(e) = inner.services.get(handle) else {
+        for m in inner.services.take_held(handle) {
+            let _ = inner.engine.release(&m);
+        }
+        core.changed.notify_all();
+        return None;
+    };
+    e.phase = Phase::Closed;
+    // With a client, its held messages are released only after its SERVICE_CLOSED
+    // callback (`reap_closed`): a MESSAGE_AVAILABLE earlier in this batch has not been
+    // delivered yet, and its callback must find the message still held.
+    // The entry stays until its SERVICE_CLOSED callback has run (`reap_closed`), so
+    // that the callback can still look up the service's user data.
+    Some(Delivery::event(
+        e.client,
+        Reason::ServiceClosed,
+        handle,
+        e.conn,
+    ))
+}
+
+/// A connection-level control message.
+fn control(core: &VchiqState, ty: MsgType) {
+    let k = &core.keepalive;
+    match ty {
+        MsgType::RemoteUse => {
             // Counted here, acked by the keepalive thread: the ack may wait for slots.
-            let k = &core.keepalive;
             k.uses_rx.add(1, Relaxed);
             k.uses.add(1, Relaxed);
             core.wake_keepalive();
-            None
         }
-        Output::Control(MsgType::RemoteRelease) => {
-            let k = &core.keepalive;
+        MsgType::RemoteRelease => {
             k.releases_rx.add(1, Relaxed);
             k.releases.add(1, Relaxed);
             core.wake_keepalive();
-            None
         }
-        Output::Control(ty) => {
-            pr_debug!("vchiq: control message {:?}\n", ty);
-            None
-        }
+        _ => pr_debug!("vchiq: control message {:?}\n", ty),
     }
 }
 
@@ -256,6 +281,24 @@ fn bulk_done(
     })
 }
 
+/// The callbacks of one batch, taken from the engine under one lock.
+struct Batch {
+    deliveries: [Option<Delivery>; BATCH],
+    /// Every poll of the batch gave an output: the engine may have more.
+    more: bool,
+}
+
+impl Batch {
+    /// The callbacks to make, in the engine's order.
+    fn iter(&self) -> impl Iterator<Item = &Delivery> {
+        self.deliveries.iter().flatten()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.deliveries.iter().all(Option::is_none)
+    }
+}
+
 /// Drains the engine's outputs, the slot handler's and the sync slot's (they share one output
 /// queue), delivering callbacks without the lock.
 ///
@@ -264,94 +307,124 @@ fn bulk_done(
 /// for SERVICE_CLOSED knows no callback of its service is still running.
 fn pump(core: &VchiqState) {
     loop {
-        let mut batch: [Option<Delivery>; BATCH] = [None; BATCH];
-        let mut more = false;
-        let mut looked_at_sync = false;
-        {
-            let mut inner = core.inner.lock();
-            if inner.dead {
-                return;
+        let Some(batch) = take_batch(core) else {
+            return;
+        };
+        if !batch.is_empty() {
+            for d in batch.iter() {
+                d.call();
             }
-            inner.engine.ack(Wait::Trigger);
-            retry_orphans(&mut inner);
-            for slot in batch.iter_mut() {
-                let r = match inner.engine.poll() {
-                    Ok(None) => {
-                        looked_at_sync = true;
-                        inner.engine.poll_sync()
-                    }
-                    r => r,
-                };
-                match r {
-                    Ok(Some(o)) => {
-                        more = true;
-                        *slot = handle_output(core, &mut inner, o);
-                    }
-                    Ok(None) | Err(EngineError::WouldBlock) => {
-                        more = false;
-                        break;
-                    }
-                    Err(e) => {
-                        core.counters.poll_errors.add(1, Relaxed);
-                        dev_err_ratelimited(core, e);
-                        more = false;
-                        break;
-                    }
-                }
-            }
-            core.flush_doorbell(&mut inner);
-            if batch.iter().any(Option::is_some) {
-                inner.delivering += 1;
-            }
-            if looked_at_sync {
-                inner.sync_looks = inner.sync_looks.wrapping_add(1);
-                core.sync_parsed.notify_all();
-            }
+            finish_batch(core, &batch);
         }
-        if batch.iter().all(Option::is_none) {
-            if !more {
-                return;
-            }
-            continue;
-        }
-        for d in batch.iter().flatten() {
-            d.call();
-        }
-        {
-            let mut inner = core.inner.lock();
-            inner.delivering = inner.delivering.saturating_sub(1);
-            for d in batch.iter().flatten() {
-                if d.reason == Reason::ServiceClosed {
-                    let h = crate::engine::Handle(d.handle);
-                    // Every callback of the batch before SERVICE_CLOSED has run: what the
-                    // client still holds of the service goes back to the VideoCore now (not
-                    // after unbind, when the slots may be freed memory).
-                    let held = inner.services.take_held_of(h, d.conn);
-                    if !inner.dead {
-                        for m in held {
-                            let _ = inner.engine.release(&m);
-                        }
-                    }
-                    // A service the VideoCore opened again in this batch (a newer
-                    // connection: its SERVICE_OPENED followed) stays, whatever happened to
-                    // it since (a removal running now makes it a client that closes the new
-                    // connection); so does a server whose close put it back to listening.
-                    // Anything else is forgotten now that its client has seen the close.
-                    let listens = inner.engine.service_state(h) == Ok(SrvState::Listening);
-                    match inner.services.get(h) {
-                        Some(e) if e.conn != d.conn => {}
-                        Some(e) if e.server && listens => e.phase = Phase::Listening,
-                        _ => inner.services.remove(h),
-                    }
-                }
-            }
-            core.flush_doorbell(&mut inner);
-            // Also for `VchiqState::wait_delivered`.
-            core.changed.notify_all();
-        }
-        if !more {
+        if !batch.more {
             return;
         }
+    }
+}
+
+/// Polls up to [`BATCH`] outputs under the engine lock and handles them; `None` once the
+/// device is dead. A batch with callbacks counts as in delivery (`Inner::delivering`) until
+/// [`finish_batch`].
+fn take_batch(core: &VchiqState) -> Option<Batch> {
+    let mut inner = core.inner.lock();
+    if inner.dead {
+        return None;
+    }
+    inner.engine.ack(Wait::Trigger);
+    retry_orphans(&mut inner);
+    let mut batch = Batch {
+        deliveries: [None; BATCH],
+        more: false,
+    };
+    let looked_at_sync = fill(core, &mut inner, &mut batch);
+    core.flush_doorbell(&mut inner);
+    if !batch.is_empty() {
+        inner.delivering += 1;
+    }
+    if looked_at_sync {
+        inner.sync_looks = inner.sync_looks.wrapping_add(1);
+        core.sync_parsed.notify_all();
+    }
+    Some(batch)
+}
+
+/// Fills `batch` with the callbacks of the engine's next outputs; returns whether the sync
+/// slot was looked at.
+fn fill(core: &VchiqState, inner: &mut Inner, batch: &mut Batch) -> bool {
+    let mut looked_at_sync = false;
+    let mut more = false;
+    for slot in batch.deliveries.iter_mut() {
+        match poll_next(inner, &mut looked_at_sync) {
+            Ok(Some(o)) => {
+                more = true;
+                *slot = handle_output(core, inner, o);
+            }
+            Ok(None) | Err(EngineError::WouldBlock) => {
+                more = false;
+                break;
+            }
+            Err(e) => {
+                core.counters.poll_errors.add(1, Relaxed);
+                dev_err_ratelimited(core, e);
+                more = false;
+                break;
+            }
+        }
+    }
+    batch.more = more;
+    looked_at_sync
+}
+
+/// The engine's next output: from the slots, else from the sync slot (which sets
+/// `looked_at_sync`).
+fn poll_next(
+    inner: &mut Inner,
+    looked_at_sync: &mut bool,
+) -> core::result::Result<Option<Output>, EngineError> {
+    match inner.engine.poll() {
+        Ok(None) => {
+            *looked_at_sync = true;
+            inner.engine.poll_sync()
+        }
+        r => r,
+    }
+}
+
+/// Ends a batch whose callbacks have all run: reaps the services it closed and wakes the
+/// waiters.
+fn finish_batch(core: &VchiqState, batch: &Batch) {
+    let mut inner = core.inner.lock();
+    inner.delivering = inner.delivering.saturating_sub(1);
+    for d in batch.iter().filter(|d| d.reason == Reason::ServiceClosed) {
+        reap_closed(&mut inner, d);
+    }
+    core.flush_doorbell(&mut inner);
+    // Also for `VchiqState::wait_delivered`.
+    core.changed.notify_all();
+}
+
+/// After the SERVICE_CLOSED callback `d` has run: gives back what the client still holds of
+/// the closed connection and forgets the service unless it lives on.
+fn reap_closed(inner: &mut Inner, d: &Delivery) {
+    let h = Handle(d.handle);
+    // Every callback of the batch before SERVICE_CLOSED has run: what the client still holds
+    // of the service goes back to the VideoCore now (not after unbind, when the slots may be
+    // freed memory).
+    let held = inner.services.take_held_of(h, d.conn);
+    if !inner.dead {
+        for m in held {
+            let _ = inner.engine.release(&m);
+        }
+    }
+    // A service the VideoCore opened again in this batch (a newer connection: its
+    // SERVICE_OPENED followed) stays, whatever happened to it since (a removal running now
+    // makes it a client that closes the new connection); so does a server whose close put it
+    // back to listening. Anything else is forgotten now that its client has seen the close.
+    let listens = inner.engine.service_state(h) == Ok(SrvState::Listening);
+    match inner.services.get(h) {
+        Some(e) if e.conn != d.conn => {}
+        Some(e) if e.server && listens => e.phase = Phase::Listening,
+        _ => inner.services.remove(h),
     }
 }
 
@@ -369,8 +442,8 @@ fn retry_orphans(inner: &mut Inner) {
 
 fn dev_err_ratelimited(core: &VchiqState, e: EngineError) {
     let n = core.counters.poll_errors.load(Relaxed);
-    // The first ten, then every thousandth: a broken peer must not flood the log.
-    if n <= 10 || n % 1000 == 0 {
+    // A broken peer must not flood the log (`engine::log_nth`).
+    if log_nth(n) {
         dev_err!(
             core.dev,
             "protocol error from the VideoCore: {:?} (#{})\n",
@@ -480,22 +553,29 @@ impl ThreadBody for KeepaliveThread {
                 k.acks.add(1, Relaxed);
             }
             for _ in 0..releases {
-                // Only this thread changes the count, so load and store do not race.
-                let n = k.peer_use_count.load(Relaxed);
-                if n == 0 {
-                    let bad = k.bad_releases.fetch_add(1u32, Relaxed).wrapping_add(1);
-                    if bad <= 10 || bad % 1000 == 0 {
-                        dev_err!(
-                            core.dev,
-                            "protocol error from the VideoCore: REMOTE_RELEASE without a use (#{})\n",
-                            bad
-                        );
-                    }
-                } else {
-                    k.peer_use_count.store(n - 1, Relaxed);
-                }
+                release_use(core);
             }
         }
+    }
+}
+
+/// Gives back one of the VideoCore's uses (a REMOTE_RELEASE). One without a use is the
+/// VideoCore's protocol error: counted and logged, the count stays 0.
+fn release_use(core: &VchiqState) {
+    let k = &core.keepalive;
+    // Only the keepalive thread changes the count, so load and store do not race.
+    let n = k.peer_use_count.load(Relaxed);
+    if n != 0 {
+        k.peer_use_count.store(n - 1, Relaxed);
+        return;
+    }
+    let bad = k.bad_releases.fetch_add(1u32, Relaxed).wrapping_add(1);
+    if log_nth(bad) {
+        dev_err!(
+            core.dev,
+            "protocol error from the VideoCore: REMOTE_RELEASE without a use (#{})\n",
+            bad
+        );
     }
 }
 

@@ -16,10 +16,10 @@
 //! CLOSE, exactly as for an unknown service) and added again when it is cleared.
 
 use crate::engine::{
-    BulkDir, BulkResult, Engine, Error as EngError, Handle, MsgType, Output, ServerOptions,
-    ServiceParams, SrvState, Stall, Tables, MAX_MSG_SIZE,
+    log_nth, BulkDir, BulkResult, Engine, Error as EngError, Handle, MsgType, Output,
+    ServerOptions, ServiceParams, SrvState, Stall, Tables, MAX_MSG_SIZE,
 };
-use crate::knobs::{bump, log_nth, Counters, Knobs};
+use crate::knobs::{bump, Counters, Knobs};
 use crate::services::{self, SimService};
 use crate::sys::Dev;
 use crate::vpu_shm::VpuShm;

@@ -170,10 +170,3 @@ impl Counters {
 pub(crate) fn bump(c: &Atomic<u32>) -> u32 {
     c.fetch_add(1u32, Relaxed).wrapping_add(1)
 }
-
-/// Whether the `n`-th occurrence of an event should be logged: the first ten, then every
-/// power of two. Keeps a flood of errors from a misbehaving ARM out of the log while still
-/// showing that it goes on.
-pub(crate) fn log_nth(n: u32) -> bool {
-    n <= 10 || n.is_power_of_two()
-}

@@ -27,8 +27,9 @@
 //!   did not call `vc_reset`. `Detached` refuses VCHIQ_INIT until `reset`, so a re-probe
 //!   fails cleanly.
 
+use crate::engine::log_nth;
 use crate::fmt64::U64;
-use crate::knobs::{bump, log_nth, Counters, Knobs};
+use crate::knobs::{bump, Counters, Knobs};
 use crate::latency::{stamp, Latency};
 use crate::sys::HwRef;
 use crate::vpu::{InitError, Running};

@@ -4,12 +4,12 @@
 //! VPU ("master") role, its services, and one activation of its work item.
 
 use crate::engine::{
-    BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, Output, SharedMem, Stall,
-    Wait, MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST, SS_SLOT_SYNC,
-    SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
+    log_nth, BulkDir, BulkResult, CacheLine, Engine, Error as EngError, MsgType, Output, SharedMem,
+    Stall, Wait, MAGIC, MAX_SLOTS, SLOT_SIZE, SLOT_ZERO_SIZE, SS_SLOT_FIRST, SS_SLOT_LAST,
+    SS_SLOT_SYNC, SZ_MASTER, SZ_PLATFORM_DATA, SZ_SLAVE,
 };
 use crate::host::{BulkJob, Host, VpuEngine};
-use crate::knobs::{bump, log_nth, Counters, Knobs};
+use crate::knobs::{bump, Counters, Knobs};
 use crate::pagelist::{self, Fragments};
 use crate::shm::RawShm;
 use crate::sys::{Dev, Mapping};

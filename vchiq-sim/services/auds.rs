@@ -21,9 +21,9 @@
 //! generic `refuse_open` refuses opens.
 
 use super::{fourcc, le_i32, le_u32, SimService};
-use crate::engine::{BulkDir, BulkResult, ServerOptions, ServiceParams};
+use crate::engine::{log_nth, BulkDir, BulkResult, ServerOptions, ServiceParams};
 use crate::host::{BulkBuf, Ctx, Lid};
-use crate::knobs::{bump, log_nth};
+use crate::knobs::bump;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 

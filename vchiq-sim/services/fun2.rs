@@ -10,9 +10,9 @@
 //! which the ARM-side tests read. fun2 never sends DATA.
 
 use super::{fourcc, le_i32, SimService};
-use crate::engine::{BulkDir, BulkResult, ServerOptions, ServiceParams};
+use crate::engine::{log_nth, BulkDir, BulkResult, ServerOptions, ServiceParams};
 use crate::host::{BulkBuf, Ctx, Lid};
-use crate::knobs::{bump, log_nth};
+use crate::knobs::bump;
 use kernel::prelude::*;
 
 const FUN2: u32 = fourcc(b"fun2");

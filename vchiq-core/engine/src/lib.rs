@@ -28,6 +28,7 @@ mod msg;
 mod output;
 mod pagelist;
 mod quota;
+mod ratelimit;
 mod recycle;
 mod rx;
 mod service;
@@ -52,6 +53,7 @@ pub use pagelist::{
     PAGE_SIZE as PAGELIST_PAGE_SIZE,
 };
 pub use quota::Quota;
+pub use ratelimit::log_nth;
 pub use recycle::{counter as recycle_counter, entry as recycle_entry, publish as recycle_publish};
 pub use service::{Handle, ServerOptions, ServiceParams, SrvState, MAX_SERVICES};
 pub use shm::{Barrier, SharedMem};
