@@ -41,9 +41,15 @@ mod msg;
 #[path = "../src/output.rs"]
 #[allow(dead_code)]
 mod output;
+#[path = "../src/pagelist.rs"]
+#[allow(dead_code)]
+mod pagelist;
 #[path = "../src/quota.rs"]
 #[allow(dead_code)]
 mod quota;
+#[path = "../src/ratelimit.rs"]
+#[allow(dead_code)]
+mod ratelimit;
 #[path = "../src/recycle.rs"]
 #[allow(dead_code)]
 mod recycle;
