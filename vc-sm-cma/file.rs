@@ -78,7 +78,8 @@ impl VcsmFile {
     fn alloc(&self, arg: usize) -> Result {
         let mut a: Alloc = read(arg)?;
         let cached = host_cached(a.cached)?;
-        let fd = FileDescriptorReservation::get_unused_fd_flags(kernel::bindings::O_CLOEXEC)?;
+        let fd =
+            FileDescriptorReservation::get_unused_fd_flags(kernel::fs::file::flags::O_CLOEXEC)?;
         let size = usize::try_from(a.size).map_err(|_| EINVAL)?;
         let (dmabuf, buf, handle) = self.smem.alloc(size, cached, proto::name_of(&a.name))?;
         a.handle = fd.reserved_fd() as i32;
@@ -91,7 +92,8 @@ impl VcsmFile {
         let mut a: ImportDmabuf = read(arg)?;
         host_cached(a.cached)?;
         let src = ForeignDmaBuf::from_fd(a.dmabuf_fd)?;
-        let fd = FileDescriptorReservation::get_unused_fd_flags(kernel::bindings::O_CLOEXEC)?;
+        let fd =
+            FileDescriptorReservation::get_unused_fd_flags(kernel::fs::file::flags::O_CLOEXEC)?;
         let (dmabuf, buf, handle) = self.smem.import(&src)?;
         a.handle = fd.reserved_fd() as i32;
         a.vc_handle = handle;
