@@ -1,6 +1,5 @@
-//! The glibc functions the tool calls, declared by hand (no `libc` crate: the guest build
-//! runs offline), and the ioctl numbers and structures of `/dev/vcsm-cma`, dma-buf and
-//! udmabuf.
+//! The few glibc functions the tool calls, declared by hand, and the ioctl numbers and
+//! structures of `/dev/vcsm-cma`, dma-buf and udmabuf (DRM's are the `drm` crate's, kms.rs).
 
 use std::os::raw::{c_int, c_long, c_short, c_uint, c_ulong, c_void};
 
