@@ -175,6 +175,8 @@ impl Pipe {
         req.add_property(self.wb, fence_ptr, V::UnsignedRange(ptr));
         card.atomic_commit(AtomicCommitFlags::ALLOW_MODESET, req)?;
         let _ = card.destroy_property_blob(blob.into());
+        // SAFETY: a live local; volatile because the kernel wrote it behind the compiler's back.
+        let fence = unsafe { std::ptr::addr_of!(fence).read_volatile() };
         if fence < 0 {
             return Err(Error::other("no writeback fence"));
         }
