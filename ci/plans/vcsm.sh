@@ -2,10 +2,12 @@
 # vchiq-dev: every ioctl and its errors, libvcsm's flows (alloc + mmap + DMA_BUF_IOCTL_SYNC,
 # import, export by dup, free by close) uncached and cached, the simulated camera's frames read bit
 # for bit and CPU writes checksummed by the VideoCore, a udmabuf imported (the VideoCore writes its
-# very pages), RELEASED after and before FREE, every SMEM fault knob, a process killed while it
-# waits and one killed with buffers mapped, VC_MEM_REQUEST, protocol-1 firmware, alloc/import/free
-# cycles, buffers the VideoCore never gives back (kept, counted) across the simulator's reload;
-# tools/vcsm 64-bit and, on arm64, 32-bit (compat). The leak check follows the plan.
+# very pages), a camera frame PRIME-imported into VKMS and read back bit for bit through its
+# writeback connector, a VGEM buffer imported and checksummed by the VideoCore, RELEASED after and
+# before FREE, every SMEM fault knob, a process killed while it waits and one killed with buffers
+# mapped, VC_MEM_REQUEST, protocol-1 firmware, alloc/import/free cycles, buffers the VideoCore
+# never gives back (kept, counted) across the simulator's reload; tools/vcsm 64-bit and, on
+# arm64, 32-bit (compat). The leak check follows the plan.
 # vm-timeout: 450
 
 SIM=/sys/kernel/debug/vchiq-sim/smem
@@ -63,6 +65,10 @@ both "flow (cached)" flow 1
 both "camera (uncached)" camera 0
 both "camera (cached)" camera 1
 both import import
+# Zero copy into a display (VKMS: PRIME import, plane, writeback) and from VGEM.
+both "display (uncached)" display 0
+both "display (cached)" display 1
+both vgem vgem
 both released released
 t_run "vcsm faults" vcsm faults
 t_run "vcsm interrupt" vcsm interrupt

@@ -16,11 +16,11 @@ const ENOTTY: i32 = 25;
 const ENOMEM: i32 = 12;
 const ETIMEDOUT: i32 = 110;
 
-fn s(e: Error) -> String {
+pub(crate) fn s(e: Error) -> String {
     e.to_string()
 }
 
-fn ensure(ok: bool, what: &str) -> R {
+pub(crate) fn ensure(ok: bool, what: &str) -> R {
     if ok {
         Ok(())
     } else {
@@ -37,7 +37,7 @@ fn errno<T>(what: &str, r: std::io::Result<T>, errno: i32) -> R {
     }
 }
 
-fn open() -> Result<File, String> {
+pub(crate) fn open() -> Result<File, String> {
     dev::open().map_err(|e| format!("{}: {e}", dev::DEV))
 }
 
@@ -187,7 +187,7 @@ fn vc_to_cpu(b: &Buf, m: &Map, frame: u32) -> R {
     }
 }
 
-fn gone(h: u32) -> R {
+pub(crate) fn gone(h: u32) -> R {
     sim::wait(&format!("buffer {h:#x} to go"), || {
         sim::buffer_line(h).is_none() && sim::sim_handle(h).is_none()
     })

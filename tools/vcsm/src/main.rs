@@ -13,12 +13,16 @@
 //! vcsm v1                  protocol 1: FREE is final
 //! vcsm cycles N            N alloc/import/free cycles
 //! vcsm hold N              N buffers mapped, then wait to be killed
+//! vcsm display [CACHED]    a camera frame PRIME-imported into VKMS, read back by writeback
+//! vcsm vgem                a VGEM buffer imported, written by the CPU, checksummed by the VideoCore
 //! ```
 
 mod check;
 mod dev;
+mod kms;
 mod sim;
 mod sys;
+mod zerocopy;
 
 use std::process::ExitCode;
 
@@ -40,8 +44,10 @@ fn main() -> ExitCode {
         "cycles" => check::cycles(num(2, 10)),
         "hold" => check::hold(num(2, 1)),
         "alloc-once" => check::alloc_once(),
+        "display" => zerocopy::display(num(2, 0)),
+        "vgem" => zerocopy::vgem(),
         _ => {
-            eprintln!("usage: vcsm abi|flow|camera|import|released|faults|interrupt|request|v1|cycles N|hold N");
+            eprintln!("usage: vcsm abi|flow|camera|import|released|faults|interrupt|request|v1|cycles N|hold N|display [CACHED]|vgem");
             return ExitCode::from(2);
         }
     };

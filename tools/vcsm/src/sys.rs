@@ -1,8 +1,7 @@
-//! The glibc functions the tool calls, declared by hand (no `libc` crate: the guest build
-//! runs offline), and the ioctl numbers and structures of `/dev/vcsm-cma`, dma-buf and
-//! udmabuf.
+//! The few glibc functions the tool calls, declared by hand, and the ioctl numbers and
+//! structures of `/dev/vcsm-cma`, dma-buf and udmabuf (DRM's are the `drm` crate's, kms.rs).
 
-use std::os::raw::{c_int, c_long, c_uint, c_ulong, c_void};
+use std::os::raw::{c_int, c_long, c_short, c_uint, c_ulong, c_void};
 
 pub const PROT_READ: c_int = 1;
 pub const PROT_WRITE: c_int = 2;
@@ -11,6 +10,15 @@ pub const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
 pub const F_ADD_SEALS: c_int = 1033;
 pub const F_SEAL_SHRINK: c_int = 0x0002;
 pub const MFD_ALLOW_SEALING: c_uint = 0x0002;
+pub const POLLIN: c_short = 0x0001;
+
+/// `struct pollfd`.
+#[repr(C)]
+pub struct PollFd {
+    pub fd: c_int,
+    pub events: c_short,
+    pub revents: c_short,
+}
 
 extern "C" {
     pub fn ioctl(fd: c_int, req: c_ulong, ...) -> c_int;
@@ -26,6 +34,7 @@ extern "C" {
     pub fn memfd_create(name: *const u8, flags: c_uint) -> c_int;
     pub fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
     pub fn ftruncate(fd: c_int, len: c_long) -> c_int;
+    pub fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
 }
 
 /// `_IOC(dir, type, nr, size)` of the generic Linux encoding.
