@@ -82,20 +82,24 @@ pub(crate) struct Block32 {
     pub(crate) inter_block_stride: u32,
 }
 
-// SAFETY: plain integers and byte arrays without padding (sizes asserted below): any bit
-// pattern is valid and every byte is initialised.
+// SAFETY: `Alloc` is `#[repr(C)]` of `u32`s, an `i32`, a `u64` and a `[u8; 32]`: every bit
+// pattern is a valid value of each field, so of the whole.
 unsafe impl FromBytes for Alloc {}
-// SAFETY: as above.
+// SAFETY: `Alloc`'s fields fill its 64 bytes exactly (every offset and the size are asserted
+// below), so it has no padding and every byte of a value is initialised.
 unsafe impl AsBytes for Alloc {}
-// SAFETY: as above.
+// SAFETY: `ImportDmabuf` is `#[repr(C)]` of `i32`s, `u32`s, a `u64` and a `[u8; 32]`, all of
+// which accept any bit pattern.
 unsafe impl FromBytes for ImportDmabuf {}
-// SAFETY: as above.
+// SAFETY: `ImportDmabuf`'s fields, `pad` included, fill its 64 bytes without gaps (offsets and
+// size asserted below): no padding byte can be uninitialised.
 unsafe impl AsBytes for ImportDmabuf {}
-// SAFETY: as above.
+// SAFETY: `CleanInvalid2` is `#[repr(C)]` of two `u32`s; any 8 bytes are a valid value.
 unsafe impl FromBytes for CleanInvalid2 {}
-// SAFETY: as above.
+// SAFETY: `Block64` is `#[repr(C)]` of four `u32`s and one `u64`, integers that accept any
+// bit pattern.
 unsafe impl FromBytes for Block64 {}
-// SAFETY: as above.
+// SAFETY: `Block32` is `#[repr(C)]` of five `u32`s; any 20 bytes are a valid value.
 unsafe impl FromBytes for Block32 {}
 
 /// The request numbers user space uses.
