@@ -85,9 +85,11 @@ pub(crate) struct Notifier {
     raw: NonNull<RawStream>,
 }
 
-// SAFETY: the two reports only set an atomic and queue a work item, from any thread.
+// SAFETY: the three reports only set an atomic and queue a work item, from any thread.
 unsafe impl Send for Notifier {}
-// SAFETY: as above; they may run concurrently.
+// SAFETY: the `&Notifier` methods (`period_elapsed`, `played_out`, `xrun`) each set one atomic
+// of the stream and call `schedule_work`, both of which are safe to race with each other and
+// with themselves on one stream.
 unsafe impl Sync for Notifier {}
 
 impl Notifier {
@@ -102,13 +104,15 @@ impl Notifier {
     /// fill). While it runs, ALSA would take the report for a whole period (see
     /// `stream.rs`); then nothing is lost by waiting for the next boundary.
     pub(crate) fn played_out(&self) {
-        // SAFETY: as above.
+        // SAFETY: the stream, `raw`, lives until its close callback returned, and the owner
+        // does not call this after that (type contract).
         unsafe { snd_rs_stream_played_out(self.raw.as_ptr()) }
     }
 
     /// The stream underran or its position is not trustworthy: ALSA stops it with XRUN.
     pub(crate) fn xrun(&self) {
-        // SAFETY: as above.
+        // SAFETY: `raw` is live: streams are freed only after their close callback returned,
+        // and the owner stops using the notifier before then (type contract).
         unsafe { snd_rs_stream_xrun(self.raw.as_ptr()) }
     }
 }

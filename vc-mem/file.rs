@@ -78,31 +78,16 @@ impl VcMemFile {
             (_, abi::MEM_BASE | abi::MEM_LOAD) => {
                 write_user(arg, &self.region()?.inputs().base.to_ne_bytes())
             }
-            (Layout::Native, abi::FBIODMACOPY) => {
-                let mut r =
-                    UserSlice::new(UserPtr::from_addr(arg), size_of::<abi::DmaCopyNative>())
-                        .reader();
-                let mut b = [0u8; size_of::<abi::DmaCopyNative>()];
-                r.read_slice(&mut b)?;
-                let (dst, rest) = b.split_at(size_of::<usize>());
-                let dst = usize::from_ne_bytes(dst.try_into().map_err(|_| EINVAL)?);
-                self.dma_copy(dst, word(rest, 0), word(rest, 4))
-            }
+            (Layout::Native, abi::FBIODMACOPY) => self.dma_copy(abi::DmaCopyNative::read(arg)?),
             #[cfg(CONFIG_COMPAT)]
-            (Layout::Compat, abi::FBIODMACOPY32) => {
-                let mut r =
-                    UserSlice::new(UserPtr::from_addr(arg), size_of::<abi::DmaCopy32>()).reader();
-                let mut b = [0u8; size_of::<abi::DmaCopy32>()];
-                r.read_slice(&mut b)?;
-                // `compat_ptr` is a zero extension on the architectures with Rust support.
-                self.dma_copy(word(&b, 0) as usize, word(&b, 4), word(&b, 8))
-            }
+            (Layout::Compat, abi::FBIODMACOPY32) => self.dma_copy(abi::DmaCopy32::read(arg)?),
             _ => Err(ENOTTY),
         }
     }
 
     /// FBIODMACOPY: `length` bytes from VideoCore address `src` to user `dst`.
-    fn dma_copy(&self, dst: usize, src: u32, length: u32) -> Result<isize> {
+    fn dma_copy(&self, args: abi::DmaCopyArgs) -> Result<isize> {
+        let abi::DmaCopyArgs { dst, src, length } = args;
         let region = self.region()?;
         let (at, n) = (u64::from(src), u64::from(length));
         if !sys::rawio() {
@@ -139,14 +124,6 @@ impl VcMemFile {
         }
         sys::remap_uncached(vma, phys)
     }
-}
-
-fn word(b: &[u8], off: usize) -> u32 {
-    let mut w = [0u8; 4];
-    if let Some(s) = b.get(off..off + 4) {
-        w.copy_from_slice(s);
-    }
-    u32::from_ne_bytes(w)
 }
 
 /// Copies `len` bytes of VideoCore memory from `phys` to `out`, a window of at most

@@ -2,9 +2,9 @@
 
 //! The ioctl ABI of `/dev/vcsm-cma`, as downstream's `vc_sm_cma_ioctl.h` defines it
 //! (firmware-services.md §4.6): magic `'J'`, commands from 0x5A; the numbers, sizes and every
-//! field's offset are asserted at build time, for 64-bit and 32-bit callers. Like downstream,
-//! the driver looks at the magic and the command number only (the `_IOR` direction bits are
-//! wrong for in/out arguments, but user space has them).
+//! field's offset and width are asserted at build time, for 64-bit and 32-bit callers. Like
+//! downstream, the driver looks at the magic and the command number only (the `_IOR`
+//! direction bits are wrong for in/out arguments, but user space has them).
 
 use kernel::ioctl::_IOR;
 use kernel::transmute::{AsBytes, FromBytes};
@@ -82,20 +82,24 @@ pub(crate) struct Block32 {
     pub(crate) inter_block_stride: u32,
 }
 
-// SAFETY: plain integers and byte arrays without padding (sizes asserted below): any bit
-// pattern is valid and every byte is initialised.
+// SAFETY: `Alloc` is `#[repr(C)]` of `u32`s, an `i32`, a `u64` and a `[u8; 32]`: every bit
+// pattern is a valid value of each field, so of the whole.
 unsafe impl FromBytes for Alloc {}
-// SAFETY: as above.
+// SAFETY: `Alloc`'s fields fill its 64 bytes exactly (every offset and the size are asserted
+// below), so it has no padding and every byte of a value is initialised.
 unsafe impl AsBytes for Alloc {}
-// SAFETY: as above.
+// SAFETY: `ImportDmabuf` is `#[repr(C)]` of `i32`s, `u32`s, a `u64` and a `[u8; 32]`, all of
+// which accept any bit pattern.
 unsafe impl FromBytes for ImportDmabuf {}
-// SAFETY: as above.
+// SAFETY: `ImportDmabuf`'s fields, `pad` included, fill its 64 bytes without gaps (offsets and
+// size asserted below): no padding byte can be uninitialised.
 unsafe impl AsBytes for ImportDmabuf {}
-// SAFETY: as above.
+// SAFETY: `CleanInvalid2` is `#[repr(C)]` of two `u32`s; any 8 bytes are a valid value.
 unsafe impl FromBytes for CleanInvalid2 {}
-// SAFETY: as above.
+// SAFETY: `Block64` is `#[repr(C)]` of four `u32`s and one `u64`, integers that accept any
+// bit pattern.
 unsafe impl FromBytes for Block64 {}
-// SAFETY: as above.
+// SAFETY: `Block32` is `#[repr(C)]` of five `u32`s; any 20 bytes are a valid value.
 unsafe impl FromBytes for Block32 {}
 
 /// The request numbers user space uses.
@@ -124,34 +128,55 @@ impl Layout {
     }
 }
 
-// firmware-services.md §4.6.
+// firmware-services.md §4.6: the request numbers, each structure's size, and every field's
+// offset and width.
 const _: () = {
+    // The size of what `_f` returns: a field's width (a field made narrower can leave every
+    // offset in place and hide in padding).
+    const fn width<S, T>(_f: fn(S) -> T) -> usize {
+        core::mem::size_of::<T>()
+    }
+    // Field `$f` of `$t` starts at byte `$off` and is `$w` bytes wide.
+    macro_rules! field_at {
+        ($t:ty, $f:ident, $off:expr, $w:expr) => {
+            assert!(core::mem::offset_of!($t, $f) == $off);
+            assert!(width(|s: $t| s.$f) == $w);
+        };
+    }
     assert!(ALLOC == 0x8040_4a5a);
     assert!(IMPORT_DMABUF == 0x8040_4a5b);
     assert!(CLEAN_INVALID2 == 0x8008_4a5c);
     assert!(core::mem::size_of::<Alloc>() == 64);
-    assert!(core::mem::offset_of!(Alloc, size) == 0);
-    assert!(core::mem::offset_of!(Alloc, num) == 4);
-    assert!(core::mem::offset_of!(Alloc, cached) == 8);
-    assert!(core::mem::offset_of!(Alloc, name) == 16);
-    assert!(core::mem::offset_of!(Alloc, handle) == 48);
-    assert!(core::mem::offset_of!(Alloc, vc_handle) == 52);
-    assert!(core::mem::offset_of!(Alloc, dma_addr) == 56);
+    field_at!(Alloc, size, 0, 4);
+    field_at!(Alloc, num, 4, 4);
+    field_at!(Alloc, cached, 8, 4);
+    field_at!(Alloc, pad, 12, 4);
+    field_at!(Alloc, name, 16, 32);
+    field_at!(Alloc, handle, 48, 4);
+    field_at!(Alloc, vc_handle, 52, 4);
+    field_at!(Alloc, dma_addr, 56, 8);
     assert!(core::mem::size_of::<ImportDmabuf>() == 64);
-    assert!(core::mem::offset_of!(ImportDmabuf, dmabuf_fd) == 0);
-    assert!(core::mem::offset_of!(ImportDmabuf, cached) == 4);
-    assert!(core::mem::offset_of!(ImportDmabuf, name) == 8);
-    assert!(core::mem::offset_of!(ImportDmabuf, handle) == 40);
-    assert!(core::mem::offset_of!(ImportDmabuf, vc_handle) == 44);
-    assert!(core::mem::offset_of!(ImportDmabuf, size) == 48);
-    assert!(core::mem::offset_of!(ImportDmabuf, dma_addr) == 56);
+    field_at!(ImportDmabuf, dmabuf_fd, 0, 4);
+    field_at!(ImportDmabuf, cached, 4, 4);
+    field_at!(ImportDmabuf, name, 8, 32);
+    field_at!(ImportDmabuf, handle, 40, 4);
+    field_at!(ImportDmabuf, vc_handle, 44, 4);
+    field_at!(ImportDmabuf, size, 48, 4);
+    field_at!(ImportDmabuf, pad, 52, 4);
+    field_at!(ImportDmabuf, dma_addr, 56, 8);
     assert!(core::mem::size_of::<CleanInvalid2>() == 8);
+    field_at!(CleanInvalid2, op_count, 0, 4);
+    field_at!(CleanInvalid2, pad, 4, 4);
     assert!(core::mem::size_of::<Block64>() == 24);
-    assert!(core::mem::offset_of!(Block64, start_address) == 8);
-    assert!(core::mem::offset_of!(Block64, block_size) == 16);
-    assert!(core::mem::offset_of!(Block64, inter_block_stride) == 20);
+    field_at!(Block64, invalidate_mode, 0, 4);
+    field_at!(Block64, block_count, 4, 4);
+    field_at!(Block64, start_address, 8, 8);
+    field_at!(Block64, block_size, 16, 4);
+    field_at!(Block64, inter_block_stride, 20, 4);
     assert!(core::mem::size_of::<Block32>() == 20);
-    assert!(core::mem::offset_of!(Block32, start_address) == 8);
-    assert!(core::mem::offset_of!(Block32, block_size) == 12);
-    assert!(core::mem::offset_of!(Block32, inter_block_stride) == 16);
+    field_at!(Block32, invalidate_mode, 0, 4);
+    field_at!(Block32, block_count, 4, 4);
+    field_at!(Block32, start_address, 8, 4);
+    field_at!(Block32, block_size, 12, 4);
+    field_at!(Block32, inter_block_stride, 16, 4);
 };

@@ -184,7 +184,9 @@ pub(crate) struct DmaBuf {
 
 // SAFETY: dma-buf references may be taken and dropped from any thread.
 unsafe impl Send for DmaBuf {}
-// SAFETY: as above.
+// SAFETY: through a `&DmaBuf` one can only read the pointer, read the dma-buf's `file` (set at
+// export and fixed for the dma-buf's life) and take another reference (`get_dma_buf`, an
+// atomic count): all of them are safe on one dma-buf from several threads at once.
 unsafe impl Sync for DmaBuf {}
 
 impl DmaBuf {

@@ -30,7 +30,11 @@ pub(crate) struct RawShm {
 // SAFETY: `RawShm` is a window on memory that other agents modify concurrently by design; all
 // accesses are volatile word accesses, which are valid from any thread.
 unsafe impl Send for RawShm {}
-// SAFETY: as above, `&RawShm` only allows volatile word accesses.
+// SAFETY: through a `&RawShm` the window is reached only by raw-pointer accesses inside its
+// `words` words (volatile word loads and stores, the payload copies, barriers), never through
+// a Rust reference (type invariant). The window is written concurrently by another agent by
+// design and the protocol, not Rust aliasing, decides who writes which range, so threads that
+// share a `&RawShm` make no access the window does not already have to allow.
 unsafe impl Sync for RawShm {}
 
 impl RawShm {

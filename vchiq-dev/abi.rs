@@ -189,12 +189,33 @@ impl Config {
     }
 }
 
-// Mainline's numbers for the width-independent structures.
+// Mainline's numbers for the width-independent structures: sizes, and every field's offset
+// and width (`Config::to_bytes` writes the first four words at `i * 4`).
 const _: () = {
+    // The width of every integer field (which padding would hide from offsets).
+    const fn ret_size<S, T>(_: fn(S) -> T) -> usize {
+        core::mem::size_of::<T>()
+    }
     assert!(core::mem::size_of::<SetServiceOption>() == 12);
+    assert!(core::mem::offset_of!(SetServiceOption, handle) == 0);
+    assert!(core::mem::offset_of!(SetServiceOption, option) == 4);
     assert!(core::mem::offset_of!(SetServiceOption, value) == 8);
+    assert!(ret_size(|a: SetServiceOption| a.handle) == 4);
+    assert!(ret_size(|a: SetServiceOption| a.option) == 4);
+    assert!(ret_size(|a: SetServiceOption| a.value) == 4);
     assert!(core::mem::size_of::<Config>() == 20);
+    assert!(core::mem::offset_of!(Config, max_msg_size) == 0);
+    assert!(core::mem::offset_of!(Config, bulk_threshold) == 4);
+    assert!(core::mem::offset_of!(Config, max_outstanding_bulks) == 8);
+    assert!(core::mem::offset_of!(Config, max_services) == 12);
     assert!(core::mem::offset_of!(Config, version) == 16);
+    assert!(core::mem::offset_of!(Config, version_min) == 18);
+    assert!(ret_size(|a: Config| a.max_msg_size) == 4);
+    assert!(ret_size(|a: Config| a.bulk_threshold) == 4);
+    assert!(ret_size(|a: Config| a.max_outstanding_bulks) == 4);
+    assert!(ret_size(|a: Config| a.max_services) == 4);
+    assert!(ret_size(|a: Config| a.version) == 2);
+    assert!(ret_size(|a: Config| a.version_min) == 2);
     assert!(ioc(W, 14, core::mem::size_of::<SetServiceOption>()) == 0x400CC40E);
     assert!(ioc(NONE, 17, 0) == 0x0000C411);
 };

@@ -69,7 +69,10 @@ pub(crate) struct Hw {
 // SAFETY: the C functions behind `Hw` may be called from any thread; the ones that must not
 // race (register, unregister, destroy) are only called from module init and exit.
 unsafe impl Send for Hw {}
-// SAFETY: as above; `raise`, `queue` and `dev` are safe to call concurrently.
+// SAFETY: a `&Hw` only offers `handle` (a copy of the pointer), `register` (unsafe: its
+// caller's contract) and `unregister`, which the module calls only from its init and exit,
+// never at the same time; the calls that may run concurrently (`raise`, `queue`, `dev`) go
+// through `HwRef` and touch only the workqueue, the interrupt and a `READ_ONCE` of the device.
 unsafe impl Sync for Hw {}
 
 impl Hw {
@@ -184,7 +187,10 @@ pub(crate) struct Dev {
 
 // SAFETY: the functions called on the device are safe from any thread.
 unsafe impl Send for Dev {}
-// SAFETY: as above.
+// SAFETY: a `&Dev` reaches the device only through `vchiq_sim_bus_copy`, `vchiq_sim_vmap`
+// and `vchiq_sim_add_detach_action`, which keep no state of their own and use only calls the
+// kernel allows concurrently on one device (page translation, `kmap_local_page`, `vmap`,
+// devres); two threads may make them at once.
 unsafe impl Sync for Dev {}
 
 impl Dev {

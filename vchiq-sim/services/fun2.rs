@@ -35,7 +35,7 @@ pub(crate) fn pattern(i: usize, len: usize) -> u8 {
         // CAST: truncation to the low byte is the pattern.
         (i >> 5) as u8
     } else {
-        // CAST: as above.
+        // CAST: truncation to the low byte is the pattern (`i` modulo 256).
         i as u8
     }
 }

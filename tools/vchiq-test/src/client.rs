@@ -444,7 +444,11 @@ fn decode(
             if size > MAX_MSG_SIZE {
                 return None;
             }
-            // SAFETY: as above; HEADER_SIZE + size <= MSGBUF_SIZE.
+            // SAFETY: `rec.header` is the start of `ptrs[*next_buf]`, one of our own live
+            // MSGBUF_SIZE-byte buffers (compared above), which the kernel filled before the
+            // ioctl returned; `size <= MAX_MSG_SIZE`, so the `size` bytes after the header end
+            // within MSGBUF_SIZE = HEADER_SIZE + MAX_MSG_SIZE, and nothing writes them while
+            // they are copied out.
             let data = unsafe {
                 std::slice::from_raw_parts((rec.header as *const u8).add(HEADER_SIZE), size)
             }

@@ -170,7 +170,8 @@ impl Vchiq {
             pconfig: scratch.as_mut_ptr() as *mut Config,
         };
         self.ioctl_ptr(ioc::GET_CONFIG, &mut arg)?;
-        // SAFETY: as above; reading 20 bytes out of the 64-byte scratch area.
+        // SAFETY: `scratch` is 64 initialised bytes, so its first 20 can be read; `out` is a
+        // `&mut Config` of 20 bytes of plain integers, which any 20 bytes form validly.
         unsafe { ptr::copy_nonoverlapping(scratch.as_ptr(), out as *mut Config as *mut u8, 20) };
         Ok(())
     }

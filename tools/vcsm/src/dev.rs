@@ -120,7 +120,8 @@ impl Map {
 
     pub fn set_word(&self, i: usize, v: u32) {
         assert!(i * 4 + 4 <= self.len);
-        // SAFETY: as above.
+        // SAFETY: word `i` lies inside the mapping (asserted), which is page-aligned and
+        // mapped PROT_WRITE; a volatile store is how memory another master reads is written.
         unsafe { self.ptr.cast::<u32>().add(i).write_volatile(v) }
     }
 
