@@ -25,6 +25,14 @@ RATIOS = [
      "size_ours", "size_mainline_vchiq", "<= 1.0", lambda v: v <= 1.0),
     ("engine: 4088 B payload bandwidth / host memcpy", "host", "msg_4088_mbs", "memcpy_4088_mbs",
      ">= 0.5", lambda v: v >= 0.5),
+    ("vc-sm-cma cached buffer, CPU read / ordinary memory", "vm", "vcsm_cached_read_mbs",
+     "vcsm_ordinary_read_mbs", ">= 0.8", lambda v: v >= 0.8),
+    ("vc-sm-cma cached buffer, CPU write / ordinary memory", "vm", "vcsm_cached_write_mbs",
+     "vcsm_ordinary_write_mbs", ">= 0.8", lambda v: v >= 0.8),
+    ("vc-sm-cma uncached buffer, CPU read / ordinary memory", "vm", "vcsm_uncached_read_mbs",
+     "vcsm_ordinary_read_mbs", "", None),
+    ("vc-sm-cma uncached buffer, CPU write / ordinary memory", "vm", "vcsm_uncached_write_mbs",
+     "vcsm_ordinary_write_mbs", "", None),
 ]
 ABSOLUTE = [
     ("sync round trip (ns)", "vm", "kernel_rt_ns"),
@@ -43,6 +51,8 @@ ABSOLUTE = [
     ("audio: COMPLETE to period_elapsed, max (us)", "vm", "audio_report_max_us"),
     ("audio: ARM CPU per second of 48 kHz stereo (us)", "vm", "audio_cpu_us_per_s"),
     ("audio: xruns in a long stream beside --stress (goal 0)", "vm", "audio_xruns"),
+    ("vc-sm-cma: ordinary memory CPU read (MB/s)", "vm", "vcsm_ordinary_read_mbs"),
+    ("vc-sm-cma: ALLOC + IMPORT_DMABUF + close (us)", "vm", "vcsm_alloc_import_us"),
 ]
 
 

@@ -110,3 +110,27 @@ else
 fi
 t_ok "audio bench: $RUNS runs"
 t_run "unload" rmmod snd_bcm2835 vchiq_dev vchiq_ktest vchiq_core vchiq_sim
+
+# vc-sm-cma: the CPU's read and write bandwidth of a cached and of an uncached 1 MiB buffer
+# (every pass inside DMA_BUF_IOCTL_SYNC, as libvcsm does), against ordinary memory read and
+# written by the same loop in the same run, and one ALLOC + IMPORT_DMABUF + close (tools/vcsm
+# bench.rs).
+t_run "load vchiq-sim, vchiq-core, vc-sm-cma" sh -c \
+	"modprobe vchiq_sim && modprobe vchiq_core && modprobe vc_sm_cma"
+# mbs_of KIND WHAT: the MB/s of KIND's WHAT (read, write) in vcsm bench's output $out.
+mbs_of() { echo "$out" | sed -n "s/^bench: $1 .*$2 \([0-9]*\) MB\/s.*/\1/p"; }
+run=1
+while [ $run -le "$RUNS" ]; do
+	if out=$(vcsm bench 2>&1); then
+		for kind in ordinary cached uncached; do
+			bench "vcsm_${kind}_read_mbs" "$(mbs_of $kind read)"
+			bench "vcsm_${kind}_write_mbs" "$(mbs_of $kind write)"
+		done
+		bench vcsm_alloc_import_us "$(echo "$out" | sed -n 's/^bench: alloc+import+free \([0-9]*\) us.*/\1/p')"
+	else
+		t_fail "vcsm bench (run $run)" "$(echo "$out" | tail -n 1)"
+	fi
+	run=$((run + 1))
+done
+t_ok "vc-sm-cma bench: $RUNS runs"
+t_run "unload vc-sm-cma" rmmod vc_sm_cma vchiq_core vchiq_sim

@@ -15,8 +15,10 @@
 //! vcsm hold N              N buffers mapped, then wait to be killed
 //! vcsm display [CACHED]    a camera frame PRIME-imported into VKMS, read back by writeback
 //! vcsm vgem                a VGEM buffer imported, written by the CPU, checksummed by the VideoCore
+//! vcsm bench               figures for make bench: CPU bandwidth cached/uncached/ordinary, alloc cost
 //! ```
 
+mod bench;
 mod check;
 mod dev;
 mod kms;
@@ -46,8 +48,9 @@ fn main() -> ExitCode {
         "alloc-once" => check::alloc_once(),
         "display" => zerocopy::display(num(2, 0)),
         "vgem" => zerocopy::vgem(),
+        "bench" => bench::run(),
         _ => {
-            eprintln!("usage: vcsm abi|flow|camera|import|released|faults|interrupt|request|v1|cycles N|hold N|display [CACHED]|vgem");
+            eprintln!("usage: vcsm abi|flow|camera|import|released|faults|interrupt|request|v1|cycles N|hold N|display [CACHED]|vgem|bench");
             return ExitCode::from(2);
         }
     };

@@ -1,0 +1,125 @@
+//! `vcsm bench`: figures for `make bench`, not checks. The CPU's read and write bandwidth of a
+//! cached and of an uncached vc-sm-cma buffer, each access bracketed by DMA_BUF_IOCTL_SYNC as
+//! libvcsm does (the cache maintenance is part of the cost), against ordinary memory of the same
+//! size read and written by the same loop in the same run; and what an allocation (which is
+//! also its export: ALLOC returns the dma-buf), an import of that dma-buf and the close of both
+//! cost.
+
+use crate::check::{open, s, R};
+use crate::dev::{self, Map};
+use std::hint::black_box;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// The buffers' size: larger than the caches of the machines it runs on.
+const SIZE: usize = 1 << 20;
+/// Passes over each buffer per figure.
+const PASSES: u32 = 16;
+/// Allocation rounds for the latency.
+const ALLOCS: u32 = 50;
+
+/// Words of `u64` in a buffer.
+const WORDS: usize = SIZE / 8;
+
+/// Sums the buffer's words (volatile, so that every word is read, the same way for every kind
+/// of memory).
+///
+/// # Safety
+///
+/// `p` must be valid for reads of [`WORDS`] aligned `u64`s.
+unsafe fn read_pass(p: *const u64) -> u64 {
+    let mut sum = 0u64;
+    for i in 0..WORDS {
+        // SAFETY: `i < WORDS`, inside the buffer the caller vouches for; page-aligned base.
+        sum = sum.wrapping_add(unsafe { p.add(i).read_volatile() });
+    }
+    sum
+}
+
+/// Writes every word of the buffer.
+///
+/// # Safety
+///
+/// `p` must be valid for writes of [`WORDS`] aligned `u64`s.
+unsafe fn write_pass(p: *mut u64, seed: u64) {
+    for i in 0..WORDS {
+        // SAFETY: `i < WORDS`, inside the buffer the caller vouches for; page-aligned base.
+        unsafe { p.add(i).write_volatile(seed ^ i as u64) };
+    }
+}
+
+/// MB/s for [`PASSES`] passes over [`SIZE`] bytes in `t`.
+fn mbs(t: Duration) -> u64 {
+    let bytes = SIZE as f64 * f64::from(PASSES);
+    (bytes / t.as_secs_f64().max(1e-9) / 1e6) as u64
+}
+
+/// Read and write bandwidth of ordinary (anonymous, already touched) memory.
+fn ordinary() -> (u64, u64) {
+    let mut v = vec![1u64; WORDS];
+    let p = v.as_mut_ptr();
+    let t = Instant::now();
+    for k in 0..PASSES {
+        // SAFETY: `v` holds `WORDS` words and lives until the end of this function.
+        unsafe { write_pass(p, u64::from(k)) };
+    }
+    let write = mbs(t.elapsed());
+    let t = Instant::now();
+    for _ in 0..PASSES {
+        // SAFETY: as for the writes: `v` holds `WORDS` words.
+        black_box(unsafe { read_pass(p) });
+    }
+    (mbs(t.elapsed()), write)
+}
+
+/// Read and write bandwidth of a vc-sm-cma buffer of cache type `cached`, every pass inside a
+/// DMA_BUF_IOCTL_SYNC start/end pair.
+fn vcsm(cached: u32) -> Result<(u64, u64), String> {
+    let d = open()?;
+    let b = dev::alloc(&d, SIZE as u32, cached, "bench").map_err(s)?;
+    let m = Map::new(b.fd.as_raw_fd(), b.size).map_err(s)?;
+    let p = m.addr() as *mut u64;
+    let fd = b.fd.as_raw_fd();
+    let t = Instant::now();
+    for k in 0..PASSES {
+        dev::sync(fd, true).map_err(s)?;
+        // SAFETY: the mapping is `b.size >= SIZE` bytes, page-aligned, and lives (`m`) until
+        // the end of this function.
+        unsafe { write_pass(p, u64::from(k)) };
+        dev::sync(fd, false).map_err(s)?;
+    }
+    let write = mbs(t.elapsed());
+    let t = Instant::now();
+    for _ in 0..PASSES {
+        dev::sync(fd, true).map_err(s)?;
+        // SAFETY: as for the writes: `m` maps at least `SIZE` bytes at `p` and still lives.
+        black_box(unsafe { read_pass(p) });
+        dev::sync(fd, false).map_err(s)?;
+    }
+    Ok((mbs(t.elapsed()), write))
+}
+
+/// Microseconds for one ALLOC (64 KiB, uncached), an IMPORT_DMABUF of its dma-buf and the
+/// close of both, averaged over [`ALLOCS`] rounds.
+fn alloc_import_us() -> Result<u64, String> {
+    let d = open()?;
+    let t = Instant::now();
+    for _ in 0..ALLOCS {
+        let b = dev::alloc(&d, 64 << 10, 0, "bench-alloc").map_err(s)?;
+        let i = dev::import(&d, b.fd.as_raw_fd()).map_err(s)?;
+        drop(i);
+        drop(b);
+    }
+    Ok((t.elapsed().as_micros() / u128::from(ALLOCS)) as u64)
+}
+
+pub fn run() -> R {
+    let (read, write) = ordinary();
+    println!("bench: ordinary read {read} MB/s write {write} MB/s");
+    let (read, write) = vcsm(1)?;
+    println!("bench: cached read {read} MB/s write {write} MB/s");
+    let (read, write) = vcsm(0)?;
+    println!("bench: uncached read {read} MB/s write {write} MB/s");
+    println!("bench: alloc+import+free {} us", alloc_import_us()?);
+    Ok(())
+}
