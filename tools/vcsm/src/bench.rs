@@ -99,18 +99,24 @@ fn vcsm(cached: u32) -> Result<(u64, u64), String> {
     Ok((mbs(t.elapsed()), write))
 }
 
-/// Microseconds for one ALLOC (64 KiB, uncached), an IMPORT_DMABUF of its dma-buf and the
-/// close of both, averaged over [`ALLOCS`] rounds.
-fn alloc_import_us() -> Result<u64, String> {
+/// Microseconds for one ALLOC (64 KiB, uncached), one IMPORT_DMABUF of its dma-buf and the
+/// close of both, each averaged over [`ALLOCS`] rounds.
+fn alloc_import_us() -> Result<[u64; 3], String> {
     let d = open()?;
-    let t = Instant::now();
+    let mut spent = [Duration::ZERO; 3];
     for _ in 0..ALLOCS {
+        let t = Instant::now();
         let b = dev::alloc(&d, 64 << 10, 0, "bench-alloc").map_err(s)?;
+        spent[0] += t.elapsed();
+        let t = Instant::now();
         let i = dev::import(&d, b.fd.as_raw_fd()).map_err(s)?;
+        spent[1] += t.elapsed();
+        let t = Instant::now();
         drop(i);
         drop(b);
+        spent[2] += t.elapsed();
     }
-    Ok((t.elapsed().as_micros() / u128::from(ALLOCS)) as u64)
+    Ok(spent.map(|t| (t.as_micros() / u128::from(ALLOCS)) as u64))
 }
 
 pub fn run() -> R {
@@ -120,6 +126,10 @@ pub fn run() -> R {
     println!("bench: cached read {read} MB/s write {write} MB/s");
     let (read, write) = vcsm(0)?;
     println!("bench: uncached read {read} MB/s write {write} MB/s");
-    println!("bench: alloc+import+free {} us", alloc_import_us()?);
+    let [alloc, import, close] = alloc_import_us()?;
+    println!(
+        "bench: alloc+import+free {} us (alloc {alloc} import {import} close {close})",
+        alloc + import + close
+    );
     Ok(())
 }
