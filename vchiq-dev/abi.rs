@@ -189,13 +189,20 @@ impl Config {
     }
 }
 
+/// The size of what `_f` returns: given `|a: S| a.field`, the field's width, which the layout
+/// asserts check beside its offset (a field made narrower can keep every offset and hide in
+/// padding).
+#[expect(
+    dead_code,
+    reason = "used only by the anonymous `const _` layout asserts, which dead-code analysis does not count"
+)]
+const fn ret_size<S, T>(_f: fn(S) -> T) -> usize {
+    core::mem::size_of::<T>()
+}
+
 // Mainline's numbers for the width-independent structures: sizes, and every field's offset
 // and width (`Config::to_bytes` writes the first four words at `i * 4`).
 const _: () = {
-    // The width of every integer field (which padding would hide from offsets).
-    const fn ret_size<S, T>(_: fn(S) -> T) -> usize {
-        core::mem::size_of::<T>()
-    }
     assert!(core::mem::size_of::<SetServiceOption>() == 12);
     assert!(core::mem::offset_of!(SetServiceOption, handle) == 0);
     assert!(core::mem::offset_of!(SetServiceOption, option) == 4);
@@ -423,10 +430,6 @@ macro_rules! ioctl_abi {
                     } else {
                         narrow
                     }
-                }
-                // The width of every integer field (which padding would hide from offsets).
-                const fn ret_size<S, T>(_: fn(S) -> T) -> usize {
-                    size_of::<T>()
                 }
                 assert!(ret_size(|a: ServiceParams| a.fourcc) == 4);
                 assert!(ret_size(|a: ServiceParams| a.version) == 2);

@@ -5,7 +5,7 @@ use crate::sim;
 use crate::sys;
 use std::fs::File;
 use std::io::Error;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 pub type R = Result<(), String>;
 
@@ -162,16 +162,27 @@ pub fn abi() -> R {
 
 /// Fills `m` with a CPU pattern (sync around it) and has the VideoCore check it.
 fn cpu_to_vc(b: &Buf, m: &Map, seed: u32) -> R {
-    dev::sync(b.fd.as_raw_fd(), true).map_err(s)?;
+    cpu_fill(b.fd.as_raw_fd(), m, seed)?;
+    vc_sum(m, b.vc_handle, "after the CPU's write")
+}
+
+/// The CPU's pattern of `seed` into `m` (a mapping of the dma-buf `fd`), inside
+/// DMA_BUF_IOCTL_SYNC.
+pub(crate) fn cpu_fill(fd: RawFd, m: &Map, seed: u32) -> R {
+    dev::sync(fd, true).map_err(s)?;
     for i in 0..m.words() {
         m.set_word(i, (i as u32).wrapping_mul(0x9e37_79b9) ^ seed);
     }
-    dev::sync(b.fd.as_raw_fd(), false).map_err(s)?;
+    dev::sync(fd, false).map_err(s)
+}
+
+/// The VideoCore's checksum of handle `vc` (read by bus address) must be the CPU's of `m`.
+pub(crate) fn vc_sum(m: &Map, vc: u32, what: &str) -> R {
     let want = sim::fnv1a(&m.to_vec());
-    let got = sim::checksum(b.vc_handle).map_err(s)?;
+    let got = sim::checksum(vc).map_err(s)?;
     ensure(
         got == want,
-        &format!("VideoCore's checksum {got:#x}, CPU's {want:#x}"),
+        &format!("{what}: VideoCore's checksum {got:#x}, CPU's {want:#x}"),
     )
 }
 

@@ -10,7 +10,7 @@
 //!   IMPORT_DMABUF; the VideoCore's checksum (read by bus address) must match, again after a
 //!   second write through the same mapping.
 
-use crate::check::{ensure, gone, open, s, R};
+use crate::check::{cpu_fill, ensure, gone, open, s, vc_sum, R};
 use crate::dev::{self, Map, PAGE};
 use crate::kms::{self, Card, Pipe};
 use crate::sim;
@@ -72,7 +72,13 @@ fn first_bad(frame_px: &[u8], (w, h): (u32, u32), pitch: u32, frame: u32) -> Opt
     for y in 0..h {
         for x in 0..w {
             let o = (y * pitch + x * 4) as usize;
-            let px = u32::from_le_bytes(frame_px[o..o + 4].try_into().ok()?);
+            let Some(&[a, b, c, d]) = frame_px.get(o..o + 4) else {
+                return Some(format!(
+                    "the written-back frame ends at byte {}: pixel ({x},{y})",
+                    frame_px.len()
+                ));
+            };
+            let px = u32::from_le_bytes([a, b, c, d]);
             let want = sim::camera_word(frame, y * w + x);
             if (px ^ want) & 0x00ff_ffff != 0 {
                 return Some(format!(
@@ -155,16 +161,6 @@ pub fn display(cached: u32) -> R {
     gone(vc)
 }
 
-/// The VideoCore's checksum of handle `vc` (read by bus address) must be the CPU's of `m`.
-fn vc_sum(m: &Map, vc: u32, what: &str) -> R {
-    let want = sim::fnv1a(&m.to_vec());
-    let got = sim::checksum(vc).map_err(s)?;
-    ensure(
-        got == want,
-        &format!("{what}: VideoCore's checksum {got:#x}, CPU's {want:#x}"),
-    )
-}
-
 /// `vcsm vgem`.
 pub fn vgem() -> R {
     let card = Card::open("vgem").map_err(s)?;
@@ -177,7 +173,7 @@ pub fn vgem() -> R {
         .map_err(|e| format!("VGEM export: {e}"))?;
     let m = Map::new(fd.as_raw_fd(), PAGE).map_err(s)?;
     let d = open()?;
-    cpu_fill(&fd, &m, 1)?;
+    cpu_fill(fd.as_raw_fd(), &m, 1)?;
     let b = dev::import(&d, fd.as_raw_fd()).map_err(|e| format!("IMPORT_DMABUF: {e}"))?;
     ensure(b.size == PAGE && b.vc_handle != 0, "IMPORT_DMABUF's answer")?;
     let line = sim::buffer_line(b.vc_handle).ok_or("import not in state")?;
@@ -188,7 +184,7 @@ pub fn vgem() -> R {
         &format!("bufinfo: exporter {exporter}, nothing attached"),
     )?;
     vc_sum(&m, b.vc_handle, "written before the import")?;
-    cpu_fill(&fd, &m, 2)?;
+    cpu_fill(fd.as_raw_fd(), &m, 2)?;
     vc_sum(&m, b.vc_handle, "written after the import")?;
     println!(
         "vgem: a VGEM page (exporter {exporter}, attached: {}) written by the CPU, \
@@ -204,13 +200,4 @@ pub fn vgem() -> R {
     drop(m);
     drop(fd);
     card.destroy_dumb_buffer(bo).map_err(s)
-}
-
-/// The CPU pattern of `seed` into `m`, inside DMA_BUF_IOCTL_SYNC.
-fn cpu_fill(fd: &OwnedFd, m: &Map, seed: u32) -> R {
-    dev::sync(fd.as_raw_fd(), true).map_err(s)?;
-    for i in 0..m.words() {
-        m.set_word(i, (i as u32).wrapping_mul(0x9e37_79b9) ^ seed);
-    }
-    dev::sync(fd.as_raw_fd(), false).map_err(s)
 }
