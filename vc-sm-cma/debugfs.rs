@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/sys/kernel/debug/vcsm-cma/state`: every buffer, as downstream lists them (name, size,
-//! type, bus address, VideoCore handle and mapping state), then the protocol state and the
+//! type, bus address, VideoCore handle and mapping state, and for own memory its physical
+//! address and, indented below it, every importer attached), then the protocol state and the
 //! counters, including the buffers kept at a disconnect ([`crate::smem::LEAKED`]).
 
 use crate::buffer::Vc;
@@ -22,6 +23,26 @@ pub(crate) fn create(smem: Arc<Smem>) -> impl PinInit<Scope<Arc<Smem>>> {
 fn name(n: &[u8]) -> &str {
     let end = n.iter().position(|&c| c == 0).unwrap_or(n.len());
     core::str::from_utf8(n.get(..end).unwrap_or(&[])).unwrap_or("?")
+}
+
+/// One line per importer attached to own memory: its device, whether it mapped the memory,
+/// the physical address of the page its table points at (the buffer's own `PHYS` when the
+/// importer was given the very memory the VideoCore writes) and its DMA address for that
+/// device.
+fn attachments(m: &crate::sys::Memory, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut i = 0;
+    while let Some(a) = m.attachment(i) {
+        writeln!(
+            f,
+            "  ATTACHED {} MAPPED {} PAGE {:#x} DMA {:#x}",
+            name(&a.dev),
+            u32::from(a.mapped),
+            a.phys,
+            a.dma
+        )?;
+        i += 1;
+    }
+    Ok(())
 }
 
 fn show(s: &Smem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -50,17 +71,19 @@ fn show(s: &Smem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dma = b.mem().dma();
         writeln!(
             f,
-            "ID {} NAME {} SIZE {} TYPE {} DMA_ADDR {:#010x} VC_HANDLE {:#010x} VC_MAPPING {} VC {} LINUX {}",
+            "ID {} NAME {} SIZE {} TYPE {} DMA_ADDR {:#010x} PHYS {:#x} VC_HANDLE {:#010x} VC_MAPPING {} VC {} LINUX {}",
             b.kernel_id,
             name(&b.name),
             b.mem().size(),
             kind,
             dma as u32,
+            b.mem().phys(),
             handle,
             e.vc.mapping(),
             state,
             u32::from(e.linux)
         )?;
+        attachments(b.mem(), f)?;
     }
     writeln!(f, "Total resource count: {}", reg.entries.len())?;
     drop(reg);

@@ -55,6 +55,16 @@ extern "C" {
     fn vcsm_mem_free(m: *mut RawMem, leak: bool);
     fn vcsm_mem_dma(m: *const RawMem) -> u64;
     fn vcsm_mem_size(m: *const RawMem) -> usize;
+    fn vcsm_mem_phys(m: *const RawMem) -> u64;
+    fn vcsm_mem_attachment(
+        m: *mut RawMem,
+        i: c_uint,
+        name: *mut u8,
+        len: usize,
+        mapped: *mut bool,
+        phys: *mut u64,
+        dma: *mut u64,
+    ) -> c_int;
     fn vcsm_mem_export(m: *mut RawMem, owner: *mut c_void) -> *mut RawDmaBuf;
     fn vcsm_dmabuf_file(buf: *mut RawDmaBuf) -> *mut c_void;
     fn vcsm_dmabuf_get(buf: *mut RawDmaBuf);
@@ -103,6 +113,21 @@ impl Drop for DmaDevice {
         // SAFETY: the reference of the type invariant, put once.
         unsafe { vcsm_dev_put(self.ptr.as_ptr()) };
     }
+}
+
+/// Bytes of an attachment's device name in [`Attachment`], NUL included.
+const ATTACH_NAME: usize = 32;
+
+/// An importer's attachment to own memory, as the state file lists it.
+pub(crate) struct Attachment {
+    /// The importer's device name, NUL-terminated.
+    pub(crate) dev: [u8; ATTACH_NAME],
+    /// Whether the importer has the memory mapped.
+    pub(crate) mapped: bool,
+    /// The physical address of the page the importer's table points at.
+    pub(crate) phys: u64,
+    /// The first segment's DMA address for the importer's device (0 while not mapped).
+    pub(crate) dma: u64,
 }
 
 /// Memory the VideoCore may be given.
@@ -157,6 +182,37 @@ impl Memory {
     pub(crate) fn size(&self) -> usize {
         // SAFETY: `ptr` is live (type invariant).
         unsafe { vcsm_mem_size(self.ptr.as_ptr()) }
+    }
+
+    /// Own memory: the physical address of its first page (0 for imported memory).
+    pub(crate) fn phys(&self) -> u64 {
+        // SAFETY: `ptr` is live (type invariant).
+        unsafe { vcsm_mem_phys(self.ptr.as_ptr()) }
+    }
+
+    /// Importer `i` attached to own memory (`None` past the last one).
+    pub(crate) fn attachment(&self, i: u32) -> Option<Attachment> {
+        let mut a = Attachment {
+            dev: [0; ATTACH_NAME],
+            mapped: false,
+            phys: 0,
+            dma: 0,
+        };
+        // SAFETY: `ptr` is live (type invariant) and the C side takes its own lock for the
+        // list it walks; the out-pointers are fields of `a`, which outlives the call, and the
+        // name is written with at most `ATTACH_NAME` bytes, NUL included.
+        let r = unsafe {
+            vcsm_mem_attachment(
+                self.ptr.as_ptr(),
+                i,
+                a.dev.as_mut_ptr(),
+                ATTACH_NAME,
+                &mut a.mapped,
+                &mut a.phys,
+                &mut a.dma,
+            )
+        };
+        (r == 0).then_some(a)
     }
 
     /// Keeps the DMA memory when this is dropped: a DMA master may still write it.

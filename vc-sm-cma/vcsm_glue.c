@@ -31,6 +31,7 @@
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/auxiliary_bus.h>
 
 MODULE_IMPORT_NS("DMA_BUF");
@@ -46,6 +47,9 @@ struct vcsm_mem *vcsm_mem_import_fd(struct device *dev, int fd);
 void vcsm_mem_free(struct vcsm_mem *m, bool leak);
 u64 vcsm_mem_dma(const struct vcsm_mem *m);
 size_t vcsm_mem_size(const struct vcsm_mem *m);
+u64 vcsm_mem_phys(const struct vcsm_mem *m);
+int vcsm_mem_attachment(struct vcsm_mem *m, unsigned int i, char *name, size_t len,
+			bool *mapped, u64 *phys, u64 *dma);
 struct dma_buf *vcsm_mem_export(struct vcsm_mem *m, void *owner);
 void *vcsm_dmabuf_file(struct dma_buf *buf);
 void vcsm_dmabuf_get(struct dma_buf *buf);
@@ -243,6 +247,40 @@ u64 vcsm_mem_dma(const struct vcsm_mem *m)
 size_t vcsm_mem_size(const struct vcsm_mem *m)
 {
 	return m->size;
+}
+
+/* Own memory: the physical address of its (first) page; 0 for imported memory. */
+u64 vcsm_mem_phys(const struct vcsm_mem *m)
+{
+	return m->imported ? 0 : sg_phys(m->sgt.sgl);
+}
+
+/*
+ * Attachment @i of own memory, for the state file: the importer's device name (into @name,
+ * NUL-terminated), whether it is mapped, where its table points (the physical address of its
+ * page) and, while mapped, its first segment's DMA address for the importer's device, so that
+ * a test can see that the importer was given the very pages the VideoCore writes. -ENOENT
+ * past the last one (imported memory has none: its importers attach to the original).
+ */
+int vcsm_mem_attachment(struct vcsm_mem *m, unsigned int i, char *name, size_t len,
+			bool *mapped, u64 *phys, u64 *dma)
+{
+	struct vcsm_attachment *a;
+	int ret = -ENOENT;
+
+	mutex_lock(&m->lock);
+	list_for_each_entry(a, &m->attachments, node) {
+		if (i--)
+			continue;
+		strscpy(name, dev_name(a->dev), len);
+		*mapped = a->dir != DMA_NONE;
+		*phys = sg_phys(a->sgt.sgl);
+		*dma = *mapped ? sg_dma_address(a->sgt.sgl) : 0;
+		ret = 0;
+		break;
+	}
+	mutex_unlock(&m->lock);
+	return ret;
 }
 
 /* --- exporter ops of own memory ------------------------------------------------------ */

@@ -9,6 +9,8 @@
 //! | `auds_fault` | 0 none, 1 RESULT 1 for CONFIG, 2 for CONTROL, 3 for CLOSE, 4 no COMPLETE, 5 COMPLETE with bad cookies, 6 every RESULT `auds_delay_ms` late, 7 a stray RESULT after every OPEN message |
 //! | `auds_version` | the listeners' version: 2 (DATA messages) or 1 (bulk); applied to idle listeners |
 //! | `auds_speed` | playing speed as a multiple of real time (1 real time; 0 at once) |
+//! | `auds_max_lag_ms` | how far a playing connection may fall behind its clock before it plays on from there instead of catching up (0: no limit, as hardware) |
+//! | `auds_stalls` | how often that limit cut a lag (read-only) |
 //! | `auds_underrun` | write N: the next N chunks are reported as the underrun signal (count 0xffffffff) |
 //! | `auds_overcount` | write N: the next N COMPLETEs report 16 bytes more than all the data received and not yet reported |
 //! | `auds_delay_ms` | the delay of fault 6 (default 11000: past the driver's 10 s timeout) |
@@ -64,6 +66,8 @@ pub(crate) fn files<'a>(sim: &'a Sim, dir: &ScopedDir<'a, '_>) {
     dir.read_write_callback_file(c"auds_fault", sim, &show_fault, &write_fault);
     dir.read_write_callback_file(c"auds_version", sim, &show_version, &write_version);
     dir.read_write_file(c"auds_speed", &auds::SPEED);
+    dir.read_write_file(c"auds_max_lag_ms", &auds::MAX_LAG_MS);
+    dir.read_only_file(c"auds_stalls", &auds::STALLS);
     dir.read_write_file(c"auds_underrun", &auds::UNDERRUNS);
     dir.read_write_file(c"auds_overcount", &auds::OVERCOUNTS);
     dir.read_write_file(c"auds_delay_ms", &auds::DELAY_MS);

@@ -9,6 +9,7 @@
 # a device that fails cleanly; load/unload cycles leak nothing.
 # vm-vc-mem: yes
 # vm-timeout: 300
+# vm-soak-timeout: 3600
 
 DEV=/dev/vc-mem
 DBG=/sys/kernel/debug/vchiq-sim
@@ -58,6 +59,8 @@ t_run "knob fw_test_var" sh -c "echo 4242 >$DBG/fw_test_var"
 expect "test_var changed (dma)" "4242" vcmem --dma peek test_var
 expect "test_var changed (mmap)" "4242" vcmem --mmap peek test_var
 expect "version_string" "76 63 68 69 71 2d 72 73" vcmem read 0x3e004040 8
+n=$(sized 200 20000)
+t_run "mmap churn ($n mappings)" vcmem churn $n
 
 # The message log: wrap the ring, then open services; they come last, in order.
 t_run "load vchiq_core, vchiq_dev" sh -c "modprobe vchiq_core && modprobe vchiq_dev"

@@ -9,6 +9,7 @@
 # never gives back (kept, counted) across the simulator's reload; tools/vcsm 64-bit and, on
 # arm64, 32-bit (compat). The leak check follows the plan.
 # vm-timeout: 450
+# vm-soak-timeout: 7200
 
 SIM=/sys/kernel/debug/vchiq-sim/smem
 STATE=/sys/kernel/debug/vcsm-cma/state
@@ -65,6 +66,7 @@ both "flow (cached)" flow 1
 both "camera (uncached)" camera 0
 both "camera (cached)" camera 1
 both import import
+both "reimport (an own buffer imported: the mapped table is its page)" reimport
 # Zero copy into a display (VKMS: PRIME import, plane, writeback) and from VGEM.
 both "display (uncached)" display 0
 both "display (cached)" display 1

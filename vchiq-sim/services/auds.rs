@@ -100,6 +100,13 @@ pub(crate) static FAULT: Atomic<u32> = Atomic::new(0);
 pub(crate) static VERSION: Atomic<u32> = Atomic::new(2);
 /// `auds_speed`: playing speed as a multiple of real time; 0 plays what arrives at once.
 pub(crate) static SPEED: Atomic<u32> = Atomic::new(1);
+/// `auds_max_lag_ms`: how far behind its clock a playing connection may fall (0: no limit).
+/// A connection found later than that (the guest did not run: QEMU's host was busy) plays on
+/// from this far back instead of catching up with everything due meanwhile, as if the
+/// VideoCore had stalled with the guest; real hardware catches up (the default).
+pub(crate) static MAX_LAG_MS: Atomic<u32> = Atomic::new(0);
+/// Times [`MAX_LAG_MS`] cut a connection's lag.
+pub(crate) static STALLS: Atomic<u32> = Atomic::new(0);
 /// `auds_underrun`: the next N chunks are reported as the underrun signal instead.
 pub(crate) static UNDERRUNS: Atomic<u32> = Atomic::new(0);
 /// `auds_overcount`: the next N COMPLETEs report 16 bytes more than everything received
@@ -336,6 +343,11 @@ impl Conn {
         if self.playing && self.queued > 0 && self.due == 0 {
             self.due = now;
         }
+        let lag = u64::from(MAX_LAG_MS.load(Relaxed)) * 1000;
+        if speed != 0 && lag != 0 && self.playing && now.saturating_sub(self.due) > lag {
+            self.due = now - lag;
+            bump(&STALLS);
+        }
         // Late activations catch up chunk by chunk: each COMPLETE covers at most one chunk.
         while self.playing && self.queued > 0 && (speed == 0 || self.due <= now) {
             let n = self.queued.min(self.chunk.max(1));
@@ -481,6 +493,22 @@ impl Auds {
                 Err(_) => {
                     bump(&cx.counters().errors);
                 }
+            }
+        }
+    }
+}
+
+/// The service goes with the simulated VideoCore (unbinding, unloading) without the closes
+/// of its open connections: their captures end as a close would end them (the unplayed tail
+/// cut, not playing), so that debugfs does not show a dead connection playing.
+impl Drop for Auds {
+    fn drop(&mut self) {
+        let mut caps = CAPTURES.lock();
+        for (c, cap) in self.conns.iter_mut().zip(caps.conns.iter_mut()) {
+            if c.open {
+                c.drop_queued(cap);
+                cap.open = false;
+                cap.playing = false;
             }
         }
     }

@@ -134,6 +134,43 @@ fn same_bytes(m: &VcMem, addr: u32, len: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// `vcmem churn N`: N mappings of VideoCore memory made and dropped, each a window of 1-16
+/// pages at a pseudo-random page of `[base, size)`, whose bytes at a pseudo-random offset must
+/// equal FBIODMACOPY's of the same address (vc-mem's mmap path under churn; `make soak`).
+pub fn churn(m: &VcMem, n: u32) -> Result<(), String> {
+    let page = mem::page_size();
+    let first = u64::from(m.base).div_ceil(page);
+    let pages = (u64::from(m.size) / page).saturating_sub(first);
+    if pages < 16 {
+        return Err(format!(
+            "{pages} pages of VideoCore memory: too few to churn"
+        ));
+    }
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..n {
+        let len = (1 + next() % 16) * page;
+        let at = (first + next() % (pages - len / page + 1)) * page;
+        let map = Map::new(&m.file, at, len as usize, sys::PROT_READ)
+            .map_err(|e| format!("mapping {i} ({len:#x} bytes at {at:#x}): {e}"))?;
+        let off = (next() % (len - 64)) & !3;
+        let (mut a, mut b) = ([0u8; 64], [1u8; 64]);
+        map.read(off as usize, &mut a);
+        let addr = u32::try_from(at + off).map_err(|_| "address beyond 32 bits")?;
+        ok(dma_copy(&m.file, addr, &mut b))?;
+        if a != b {
+            return Err(format!("mapping {i}: mmap and dma differ at {addr:#x}"));
+        }
+    }
+    println!("churn: {n} mappings of 1-16 pages, each read equal to FBIODMACOPY");
+    Ok(())
+}
+
 fn alias(m: &VcMem) -> Result<(), String> {
     let (mut a, mut b) = ([0u8; 64], [1u8; 64]);
     let at = m.load + crate::symbols::HEADER_OFFSET;

@@ -9,6 +9,7 @@
 //! vcmem [...] peek NAME                             a symbol's first word (decimal)
 //! vcmem [...] read ADDR LEN                         a hex dump of VideoCore memory
 //! vcmem [...] log -m|-a                             the message or assert log, as vclog
+//! vcmem [...] churn N                               N mmaps checked against FBIODMACOPY
 //! vcmem check                                       vc-mem's ABI and bounds (root)
 //! vcmem gencmd [--timeout MS] CMD...                a GCMD command over /dev/vchiq, as vcgencmd
 //! vcmem gencmd-check                                GCMD's commands, clients and faults (root)
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: vcmem [--dma|--mmap] [--dev PATH] info|header|syms|sym NAME|peek NAME|read ADDR LEN|log -m|-a|check|gencmd CMD...|gencmd-check"
+        "usage: vcmem [--dma|--mmap] [--dev PATH] info|header|syms|sym NAME|peek NAME|read ADDR LEN|churn N|log -m|-a|check|gencmd CMD...|gencmd-check"
     );
     ExitCode::from(2)
 }
@@ -84,6 +85,7 @@ fn run(m: &VcMem, cmd: &str, rest: &[String]) -> Result<(), String> {
                 println!("{:08x}: {}", addr as usize + 16 * i, hex.join(" "));
             }
         }
+        ("churn", [n]) => check::churn(m, parse_u32(n).ok_or("bad N")?)?,
         ("log", [opt]) => {
             let kind = match opt.as_str() {
                 "-m" | "--msg" => log::Kind::Msg,

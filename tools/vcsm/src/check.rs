@@ -279,6 +279,45 @@ pub fn import() -> R {
     ensure(orig.to_vec() == written, "the original after the free")
 }
 
+/// An own buffer imported again with IMPORT_DMABUF: vc-sm-cma as an importer that maps (for
+/// the VideoCore's device) is given a table of the buffer's own page, and the import's bus
+/// address is the buffer's, so the VideoCore reaches the very bytes the CPU wrote through
+/// either handle.
+pub fn reimport() -> R {
+    let d = open()?;
+    let a = dev::alloc(&d, PAGE as u32, 0, "reimport").map_err(s)?;
+    let m = Map::new(a.fd.as_raw_fd(), PAGE).map_err(s)?;
+    let b = dev::import(&d, a.fd.as_raw_fd()).map_err(|e| format!("IMPORT_DMABUF: {e}"))?;
+    let (phys, att) = sim::attached(a.vc_handle).ok_or("buffer not in state")?;
+    ensure(
+        att.len() == 1 && att[0].mapped && att[0].page == phys && phys != 0,
+        &format!(
+            "the import's attachment: {:?}, the buffer's page {phys:#x}",
+            att.iter()
+                .map(|x| format!("{} mapped {} page {:#x}", x.dev, x.mapped, x.page))
+                .collect::<Vec<_>>()
+        ),
+    )?;
+    ensure(
+        b.dma_addr == a.dma_addr && b.vc_handle != a.vc_handle,
+        &format!(
+            "import: bus address {:#x} handle {:#x}; buffer {:#x} {:#x}",
+            b.dma_addr, b.vc_handle, a.dma_addr, a.vc_handle
+        ),
+    )?;
+    cpu_fill(a.fd.as_raw_fd(), &m, 7)?;
+    vc_sum(&m, a.vc_handle, "through the buffer's handle")?;
+    vc_sum(&m, b.vc_handle, "through the import's handle")?;
+    let (ha, hb) = (a.vc_handle, b.vc_handle);
+    drop(b);
+    gone(hb)?;
+    let (_, att) = sim::attached(ha).ok_or("buffer gone with its import")?;
+    ensure(att.is_empty(), "still attached after the import's free")?;
+    drop(m);
+    drop(a);
+    gone(ha)
+}
+
 /// RELEASED after FREE (the VideoCore still holds it) and before FREE.
 pub fn released() -> R {
     let d = open()?;

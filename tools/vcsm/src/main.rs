@@ -6,6 +6,7 @@
 //! vcsm flow [CACHED]       libvcsm's alloc/mmap/sync/dup/close flow (CACHED: 0 or 1)
 //! vcsm camera [CACHED]     simulated camera frames, CPU writes checksummed by the VideoCore
 //! vcsm import              a udmabuf imported; the VideoCore writes its pages
+//! vcsm reimport            an own buffer imported again: the mapped table is its own page
 //! vcsm released            RELEASED after and before FREE
 //! vcsm faults              the SMEM fault knobs
 //! vcsm interrupt           a process killed while waiting; the late answer
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         "flow" => check::flow(num(2, 0)),
         "camera" => check::camera(num(2, 0)),
         "import" => check::import(),
+        "reimport" => check::reimport(),
         "released" => check::released(),
         "faults" => check::faults(),
         "interrupt" => check::interrupt(&exe),

@@ -52,6 +52,41 @@ pub fn buffer_line(h: u32) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A hexadecimal field (`NAME 0x...`) of a state line.
+pub fn hex_field(line: &str, name: &str) -> Option<u64> {
+    let mut w = line.split_whitespace();
+    w.find(|&f| f == name)?;
+    u64::from_str_radix(w.next()?.strip_prefix("0x")?, 16).ok()
+}
+
+/// An importer attached to a vc-sm-cma buffer, from the lines under the buffer's.
+pub struct Attached {
+    pub dev: String,
+    pub mapped: bool,
+    /// The physical address of the page the importer's table points at.
+    pub page: u64,
+}
+
+/// The buffer with VideoCore handle `h`: its physical address and the importers attached.
+pub fn attached(h: u32) -> Option<(u64, Vec<Attached>)> {
+    let key = format!("VC_HANDLE {h:#010x}");
+    let st = state();
+    let mut lines = st.lines().skip_while(|l| !l.contains(&key));
+    let phys = hex_field(lines.next()?, "PHYS")?;
+    let att = lines
+        .map_while(|l| l.strip_prefix("  ATTACHED "))
+        .filter_map(|l| {
+            let dev = l.split_whitespace().next()?.to_owned();
+            Some(Attached {
+                dev,
+                mapped: l.contains(" MAPPED 1 "),
+                page: hex_field(l, "PAGE")?,
+            })
+        })
+        .collect();
+    Some((phys, att))
+}
+
 /// The simulator's line of handle `h`.
 pub fn sim_handle(h: u32) -> Option<String> {
     let key = format!("handle {h:#x} ");

@@ -137,6 +137,18 @@ pub fn display(cached: u32) -> R {
         exporter == "vcsm-cma" && devs.iter().any(|d| d == "vkms"),
         &format!("bufinfo: exporter {exporter}, attached {devs:?}"),
     )?;
+    // VKMS's attachment is given a table of the very pages the VideoCore writes (it reads
+    // them through the exporter's kernel mapping: shmem-helper imports do not map).
+    let (phys, att) = sim::attached(b.vc_handle).ok_or("display buffer not in state")?;
+    ensure(
+        phys != 0 && att.iter().any(|a| a.dev == "vkms" && a.page == phys),
+        &format!(
+            "VKMS's table does not point at the buffer's page {phys:#x}: {:?}",
+            att.iter()
+                .map(|a| format!("{} mapped {} page {:#x}", a.dev, a.mapped, a.page))
+                .collect::<Vec<_>>()
+        ),
+    )?;
     let mut out = card
         .create_dumb_buffer((w, h), DrmFourcc::Xrgb8888, 32)
         .map_err(|e| format!("writeback dumb buffer: {e}"))?;
@@ -153,7 +165,8 @@ pub fn display(cached: u32) -> R {
     ensure(left.is_empty(), &format!("still attached: {left:?}"))?;
     println!(
         "display: {w}x{h} XRGB8888 (cached {cached}) from the VideoCore through VKMS (attached: \
-         {}) and its writeback: 2 frames, every pixel's 24 colour bits equal",
+         {}, its table at the buffer's page {phys:#x}) and its writeback: 2 frames, every \
+         pixel's 24 colour bits equal",
         devs.join(",")
     );
     let vc = b.vc_handle;
