@@ -5,7 +5,6 @@
 # and bulk); the mixer's values reach the simulator as §6.2 says; eight substreams at once;
 # underrun and recovery; every AUDS fault knob ends in its predicted error, never a hang;
 # 32-bit aplay on arm64; unload/reload idle and while playing; the leak check follows.
-# vm-check: no (93-196 s with other VMs on the host, over the 90/60 s budget; its real-time tests fail when the host starves the guest: Documentation/audio.rst, "Known problems")
 # vm-alsa: yes
 # vm-timeout: 800
 # vm-soak-timeout: 1800
@@ -204,7 +203,7 @@ volume_while_playing() {
 	aplay -q -D $DEV $W/v.wav &
 	pid=$!
 	wait_new_playing "$old" || { echo "the stream did not start"; rc=1; }
-	amixer -q -c $CARD cset name='PCM Playback Volume' -1000 || rc=1
+	amixer -q -c $CARD -- cset name='PCM Playback Volume' -1000 || rc=1
 	n=$(newest)
 	v=$(field "$n" volume)
 	wait $pid || { echo "aplay failed"; rc=1; }

@@ -344,7 +344,12 @@ impl Conn {
             self.due = now;
         }
         let lag = u64::from(MAX_LAG_MS.load(Relaxed)) * 1000;
-        if speed != 0 && lag != 0 && self.playing && now.saturating_sub(self.due) > lag {
+        if speed != 0
+            && lag != 0
+            && self.playing
+            && self.queued > 0
+            && now.saturating_sub(self.due) > lag
+        {
             self.due = now - lag;
             bump(&STALLS);
         }

@@ -290,11 +290,14 @@ pub fn reimport() -> R {
     let b = dev::import(&d, a.fd.as_raw_fd()).map_err(|e| format!("IMPORT_DMABUF: {e}"))?;
     let (phys, att) = sim::attached(a.vc_handle).ok_or("buffer not in state")?;
     ensure(
-        att.len() == 1 && att[0].mapped && att[0].page == phys && phys != 0,
+        att.len() == 1 && att[0].mapped && att[0].page == phys && att[0].dma == a.dma_addr,
         &format!(
             "the import's attachment: {:?}, the buffer's page {phys:#x}",
             att.iter()
-                .map(|x| format!("{} mapped {} page {:#x}", x.dev, x.mapped, x.page))
+                .map(|x| format!(
+                    "{} mapped {} page {:#x} dma {:#x}",
+                    x.dev, x.mapped, x.page, x.dma
+                ))
                 .collect::<Vec<_>>()
         ),
     )?;
@@ -311,8 +314,11 @@ pub fn reimport() -> R {
     let (ha, hb) = (a.vc_handle, b.vc_handle);
     drop(b);
     gone(hb)?;
-    let (_, att) = sim::attached(ha).ok_or("buffer gone with its import")?;
-    ensure(att.is_empty(), "still attached after the import's free")?;
+    // The import's memory (and with it its attachment) goes just after its state line.
+    sim::wait("the import's attachment to go", || {
+        sim::attached(ha).is_some_and(|(_, att)| att.is_empty())
+    })
+    .map_err(s)?;
     drop(m);
     drop(a);
     gone(ha)

@@ -65,6 +65,8 @@ pub struct Attached {
     pub mapped: bool,
     /// The physical address of the page the importer's table points at.
     pub page: u64,
+    /// Its DMA address for the importer's device (0 while not mapped).
+    pub dma: u64,
 }
 
 /// The buffer with VideoCore handle `h`: its physical address and the importers attached.
@@ -81,6 +83,7 @@ pub fn attached(h: u32) -> Option<(u64, Vec<Attached>)> {
                 dev,
                 mapped: l.contains(" MAPPED 1 "),
                 page: hex_field(l, "PAGE")?,
+                dma: hex_field(l, "DMA")?,
             })
         })
         .collect();
