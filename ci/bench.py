@@ -33,6 +33,10 @@ RATIOS = [
      "vcsm_ordinary_read_mbs", "", None),
     ("vc-sm-cma uncached buffer, CPU write / ordinary memory", "vm", "vcsm_uncached_write_mbs",
      "vcsm_ordinary_write_mbs", "", None),
+    ("vc-sm-cma cached buffer, CPU read without the syncs' time / ordinary", "vm",
+     "vcsm_cached_pass_read_mbs", "vcsm_ordinary_read_mbs", "", None),
+    ("vc-sm-cma cached buffer, CPU write without the syncs' time / ordinary", "vm",
+     "vcsm_cached_pass_write_mbs", "vcsm_ordinary_write_mbs", "", None),
 ]
 ABSOLUTE = [
     ("sync round trip (ns)", "vm", "kernel_rt_ns"),
@@ -53,6 +57,8 @@ ABSOLUTE = [
     ("audio: xruns in a long stream beside --stress (goal 0)", "vm", "audio_xruns"),
     ("vc-sm-cma: ordinary memory CPU read (MB/s)", "vm", "vcsm_ordinary_read_mbs"),
     ("vc-sm-cma: ALLOC + IMPORT_DMABUF + close (us)", "vm", "vcsm_alloc_import_us"),
+    ("vc-sm-cma: a sync pair (start + end) of 1 MiB cached (us)", "vm", "vcsm_cached_sync_us"),
+    ("vc-sm-cma: a sync pair of 1 MiB uncached (us)", "vm", "vcsm_uncached_sync_us"),
 ]
 
 

@@ -126,6 +126,12 @@ while [ $run -le "$RUNS" ]; do
 			bench "vcsm_${kind}_read_mbs" "$(mbs_of $kind read)"
 			bench "vcsm_${kind}_write_mbs" "$(mbs_of $kind write)"
 		done
+		# The same passes without the time in the syncs, and a sync pair's cost.
+		for kind in cached uncached; do
+			bench "vcsm_${kind}_pass_read_mbs" "$(mbs_of $kind-passes read)"
+			bench "vcsm_${kind}_pass_write_mbs" "$(mbs_of $kind-passes write)"
+			bench "vcsm_${kind}_sync_us" "$(echo "$out" | sed -n "s/^bench: $kind-passes .*sync-pair \([0-9]*\) us.*/\1/p")"
+		done
 		bench vcsm_alloc_import_us "$(echo "$out" | sed -n 's/^bench: alloc+import+free \([0-9]*\) us.*/\1/p')"
 	else
 		t_fail "vcsm bench (run $run)" "$(echo "$out" | tail -n 1)"
