@@ -184,7 +184,11 @@ mixer "amixer unmute: the volume again" 4294966272 cset name='PCM Playback Switc
 t_run "amixer volume back to 0" amixer -q -c $CARD cset name='PCM Playback Volume' 0
 t_run "the volume's TLV is a dB scale" sh -c "amixer -c $CARD cget name='PCM Playback Volume' | grep -q 'dBscale-min=-102.39dB,step=0.01dB,mute=1'"
 # last_seq: the open number of the newest connection (0: none yet).
-last_seq() { n=$(newest); if [ -n "$n" ]; then field "$n" seq; else echo 0; fi; }
+last_seq() {
+	local c
+	c=$(newest)
+	if [ -n "$c" ]; then field "$c" seq; else echo 0; fi
+}
 # wait_new_playing SEQ: until a connection opened after open number SEQ plays (at most 20 s).
 wait_new_playing() {
 	local i=0
