@@ -24,11 +24,13 @@ t_run "load vchiq-sim, vchiq-core, vchiq-ktest, vchiq-dev" sh -c \
 
 run=1
 while [ $run -le "$RUNS" ]; do
-	# Kernel API: sync round trip, 1 MiB bulk transmit, memcpy of 1 MiB (vchiq-ktest bench).
+	# Kernel API: sync round trip, 1 MiB bulk transmit (one at a time, four in flight), memcpy
+	# of 1 MiB (vchiq-ktest bench).
 	if echo bench >$KT/run 2>/dev/null; then
 		out=$(cat $KT/result)
 		bench kernel_rt_ns "$(echo "$out" | sed -n 's/.*sync round trip \([0-9]*\) ns.*/\1/p')"
 		bench bulk_tx_1m_mbs "$(echo "$out" | sed -n 's/.*1 MiB bulk transmit \([0-9]*\) MB\/s.*/\1/p')"
+		bench bulk_tx_1m_q4_mbs "$(echo "$out" | sed -n 's/.*1 MiB bulk transmit, 4 in flight, \([0-9]*\) MB\/s.*/\1/p')"
 		bench memcpy_1m_mbs "$(echo "$out" | sed -n 's/.*memcpy 1 MiB \([0-9]*\) MB\/s.*/\1/p')"
 	else
 		t_fail "ktest bench (run $run)" "$(tail -n 1 $KT/result)"
@@ -41,6 +43,13 @@ while [ $run -le "$RUNS" ]; do
 	# User space: round trip of an empty message through /dev/vchiq (completion API).
 	out=$(vchiq-test -p 500 2>&1)
 	bench user_rt_ns "$(echo "$out" | sed -n 's/^ping (size 0, 0 async, 0 oneway) -> \([0-9.]*\) us.*/\1/p' | head -n 1 |
+		awk '{ printf "%d", $1 * 1000 }')"
+	# The same with no completion thread between (queue, then await in one thread), and a
+	# bare ioctl (the two system calls' share of the difference).
+	out=$(vchiq-test --rt 500 2>&1)
+	bench user_direct_rt_ns "$(echo "$out" | sed -n 's/^round trip (size 0, queue + await in one thread) -> \([0-9.]*\) us.*/\1/p' |
+		awk '{ printf "%d", $1 * 1000 }')"
+	bench bare_ioctl_ns "$(echo "$out" | sed -n 's/^bare ioctl (unknown request, ENOTTY) -> \([0-9.]*\) us.*/\1/p' |
 		awk '{ printf "%d", $1 * 1000 }')"
 	# Bulk throughput curve through /dev/vchiq (echoed: each way).
 	for kib in 4 64 1024 16384; do

@@ -64,6 +64,7 @@ slice=$(sized 40 20)
 tools "-f $n --fun2-slice $slice" -f "$n" --fun2-slice "$slice"
 n=$(sized 5 100)
 tools "-p $n" -p "$n"
+tools "--rt $n" --rt "$n"
 tools "-b 1024 8" -b 1024 8
 n=$(sized 4 16)
 tools "--stress $n" --stress "$n"

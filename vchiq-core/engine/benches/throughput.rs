@@ -5,7 +5,8 @@
 //! `cargo bench -p vchiq-engine --bench throughput` prints messages/s and
 //! MB/s for payload sizes 0, 64, 1024 and 4088, ARM -> VPU, the receiver
 //! copying each payload out and releasing it at once, and the host's memcpy of 4088-byte
-//! blocks as the yardstick for the payload bandwidth. Each figure is also printed as a
+//! blocks as the yardstick for the payload bandwidth. The shared memory copies payloads with
+//! `memcpy`, as the kernel's does (`HostShm::new_memcpy`). Each figure is also printed as a
 //! `BENCH key=value` line for `make bench` (ci/bench).
 
 #[path = "../tests/common/mod.rs"]
@@ -20,7 +21,7 @@ use vchiq_engine::{Error, Output, ServerOptions, ServiceParams};
 const ECHO: u32 = u32::from_be_bytes(*b"echo");
 
 fn one(size: usize, count: u64) -> (Duration, u64, u64) {
-    let shm = HostShm::new(STD_SIZE);
+    let shm = HostShm::new_memcpy(STD_SIZE);
     let p = ServiceParams {
         fourcc: ECHO,
         version: 3,

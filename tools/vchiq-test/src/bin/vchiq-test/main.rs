@@ -8,6 +8,7 @@ mod fuzz;
 mod killbulk;
 mod ping;
 mod races;
+mod rt;
 mod stress;
 mod util;
 
@@ -19,6 +20,9 @@ usage: vchiq-test [options] MODE
 modes:
   -f [N]            functional test, N iterations (default 1)
   -p [N]            ping test: message and bulk latencies, N iterations (default 1000)
+  --rt [N]          round trip of an empty message, QUEUE_MESSAGE then AWAIT_COMPLETION
+                    in one thread (no completion thread), and a bare ioctl's cost, N
+                    iterations (default 1000)
   -b KIB [N]        bulk test: N echoed blocks of KIB KiB (default 100)
   --stress P        P processes (re-executions), each with 3 threads of open/echo/close
   --kill-bulk N     N children SIGKILLed during large blocking bulks
@@ -42,6 +46,7 @@ options:
 enum Mode {
     Functional(usize),
     Ping(usize),
+    RoundTrip(usize),
     Bulk(usize, usize),
     Stress(usize),
     KillBulk(usize),
@@ -95,6 +100,7 @@ fn parse() -> Result<Args, String> {
         match argv[i].as_str() {
             "-f" => mode = Some(Mode::Functional(opt_num(&mut i, 1))),
             "-p" => mode = Some(Mode::Ping(opt_num(&mut i, 1000))),
+            "--rt" => mode = Some(Mode::RoundTrip(opt_num(&mut i, 1000))),
             "-b" => {
                 let k = num(i + 1)?;
                 i += 1;
@@ -182,6 +188,7 @@ fn main() -> ExitCode {
             ("functional", functional::run(&o))
         }
         Mode::Ping(n) => ("ping", ping::run(&a.dev, n)),
+        Mode::RoundTrip(n) => ("round trip", rt::run(&a.dev, n)),
         Mode::Bulk(k, n) => ("bulk", bulk::run(&a.dev, k, n)),
         Mode::Stress(p) => ("stress", stress::run(&a.dev, p, a.rounds, seed)),
         Mode::KillBulk(n) => ("kill-bulk", killbulk::run(&a.dev, n, seed)),
