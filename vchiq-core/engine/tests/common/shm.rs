@@ -24,16 +24,40 @@ pub struct HostShm {
     memcpy: bool,
 }
 
+/// `n` zeroed atomics, from a zeroed allocation (`calloc`: no loop). The fuzz targets create a
+/// buffer per execution, and a loop of 66,560 pushes, each with the fuzzer's instrumented loop
+/// comparison, was three quarters of an execution's time.
+#[cfg(not(loom))]
+fn zeroed_words(n: usize) -> Vec<AtomicU32> {
+    const _: () = assert!(
+        core::mem::size_of::<AtomicU32>() == core::mem::size_of::<u32>()
+            && core::mem::align_of::<AtomicU32>() == core::mem::align_of::<u32>()
+    );
+    let mut zeroed = core::mem::ManuallyDrop::new(vec![0u32; n]);
+    // SAFETY: `AtomicU32` has the same size and bit validity as `u32` (std documents it) and,
+    // asserted above, the same alignment, so the allocation of `zeroed` (made for `u32`s with
+    // this very layout, and no longer owned by `zeroed`, which is never dropped) is a valid
+    // allocation of `len` initialised `AtomicU32`s with the same capacity.
+    unsafe {
+        Vec::from_raw_parts(
+            zeroed.as_mut_ptr().cast::<AtomicU32>(),
+            zeroed.len(),
+            zeroed.capacity(),
+        )
+    }
+}
+
+/// Loom's atomics are not plain integers: one at a time.
+#[cfg(loom)]
+fn zeroed_words(n: usize) -> Vec<AtomicU32> {
+    (0..n).map(|_| AtomicU32::new(0)).collect()
+}
+
 impl HostShm {
     /// A zeroed buffer of `bytes` bytes (rounded down to words).
     pub fn new(bytes: u32) -> HostShm {
-        let n = (bytes / 4) as usize;
-        let mut words = Vec::with_capacity(n);
-        for _ in 0..n {
-            words.push(AtomicU32::new(0));
-        }
         HostShm {
-            words,
+            words: zeroed_words((bytes / 4) as usize),
             violations: std::sync::atomic::AtomicU32::new(0),
             memcpy: false,
         }
