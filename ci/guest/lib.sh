@@ -160,7 +160,8 @@ pages_check() {
 		t_fail "no user pages left pinned" "$pins pinned since the plan began, $PINS_KEPT of them kept on purpose"
 	fi
 	[ -n "$CMA_BEFORE" ] || return 0
-	# Let the per-CPU lists drain back (vm.stat_interval) and the deferred frees run.
+	# Let the deferred frees (RCU callbacks, workqueues releasing dma-bufs) run before the
+	# CMA count is read.
 	sleep 2
 	cma=$(cma_free_kb)
 	if [ $((CMA_BEFORE - cma)) -le $CMA_SLACK_KB ]; then

@@ -295,7 +295,7 @@ helper_end() {
 # core must have kept (pagelists not freed, pages pinned and mapped).
 BIND=/sys/bus/platform/drivers/vchiq-sim
 kept_bulk() {
-	local rc=0 pins
+	local rc=0 pins kept
 	pins=$(pins_outstanding)
 	helper_start /tmp/kb.out --kept-bulk || rc=1
 	echo 1 >$SIM/stop
@@ -308,8 +308,9 @@ kept_bulk() {
 	helper_end /tmp/kb.out || rc=1
 	# The helper has exited: what is still pinned is what the core kept, rightly (the
 	# VideoCore may still access it), for good. The page check after the plan allows for it.
-	PINS_KEPT=$((PINS_KEPT + $(pins_outstanding) - pins))
-	say "pages: $(($(pins_outstanding) - pins)) user pages kept pinned with the kept bulks"
+	kept=$(($(pins_outstanding) - pins))
+	PINS_KEPT=$((PINS_KEPT + kept))
+	say "pages: $kept user pages kept pinned with the kept bulks"
 	echo 0 >$SIM/refuse_reset
 	echo 1 >$SIM/reset
 	echo vchiq-sim >$BIND/bind || rc=1
