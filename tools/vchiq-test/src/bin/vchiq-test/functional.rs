@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use vchiq_test::abi::{self, mode, option, Config, DumpMem, Element};
 use vchiq_test::badmem::{self, BadMem};
 use vchiq_test::device::*;
+use vchiq_test::ioc::VCHIQ_IOC_MAGIC as MAGIC;
 use vchiq_test::{ioc, signal, sys, BulkDir, Client, Event, Service};
 
 pub struct Opts {
@@ -1143,15 +1144,24 @@ fn errors(c: &mut Checker, o: &Opts) {
                 _ => sz,
             }
         };
-        ioc::ioc(ioc::ioc_dir(req), 0xC4, ioc::ioc_nr(req), alt)
+        ioc::ioc(ioc::ioc_dir(req), MAGIC, ioc::ioc_nr(req), alt)
     };
     let mut unknown = vec![
-        (ioc::ioc(0, 0xC4, 18, 0), "nr 18".to_string()),
-        (ioc::ioc(0, 0xC4, 0xFF, 0), "nr 255".into()),
-        (ioc::ioc(0, 0xC4, 15, 0), "nr 15 without argument".into()),
+        (ioc::ioc(ioc::IOC_NONE, MAGIC, 18, 0), "nr 18".to_string()),
+        (ioc::ioc(ioc::IOC_NONE, MAGIC, 0xFF, 0), "nr 255".into()),
+        (
+            ioc::ioc(ioc::IOC_NONE, MAGIC, 15, 0),
+            "nr 15 without argument".into(),
+        ),
         (ioc::DUMP_PHYS_MEM, "DUMP_PHYS_MEM".into()),
-        (ioc::ioc(0, 0xC5, 0, 0), "magic 0xC5".into()),
-        (ioc::ioc(0, 0xC3, 1, 0), "magic 0xC3".into()),
+        (
+            ioc::ioc(ioc::IOC_NONE, MAGIC + 1, 0, 0),
+            "magic 0xC5".into(),
+        ),
+        (
+            ioc::ioc(ioc::IOC_NONE, MAGIC - 1, 1, 0),
+            "magic 0xC3".into(),
+        ),
         (
             ioc::CREATE_SERVICE - (1 << 16),
             "CREATE_SERVICE with size - 1".into(),
@@ -1163,14 +1173,14 @@ fn errors(c: &mut Checker, o: &Opts) {
         (
             ioc::ioc(
                 ioc::IOC_WRITE,
-                0xC4,
+                MAGIC,
                 2,
                 std::mem::size_of::<abi::CreateService>(),
             ),
             "CREATE_SERVICE as _IOW".into(),
         ),
         (
-            ioc::ioc(ioc::IOC_READ | ioc::IOC_WRITE, 0xC4, 0, 8),
+            ioc::ioc(ioc::IOC_READ | ioc::IOC_WRITE, MAGIC, 0, 8),
             "CONNECT with a size".into(),
         ),
     ];

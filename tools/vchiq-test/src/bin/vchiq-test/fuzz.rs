@@ -22,6 +22,7 @@ use std::time::Instant;
 use vchiq_test::abi::{self, Element};
 use vchiq_test::badmem::BadMem;
 use vchiq_test::device::{errno, errno_name, Vchiq, EINTR};
+use vchiq_test::ioc::VCHIQ_IOC_MAGIC as MAGIC;
 use vchiq_test::rng::Rng;
 use vchiq_test::{ioc, signal};
 
@@ -199,7 +200,7 @@ impl Fuzz {
             0..=44 => self.defined(),
             45..=69 => {
                 let dir = self.rng.below(4) as u32;
-                let ty = [0xC3, 0xC4, 0xC4, 0xC4, 0xC5][self.rng.below(5) as usize];
+                let ty = [MAGIC - 1, MAGIC, MAGIC, MAGIC, MAGIC + 1][self.rng.below(5) as usize];
                 let nr = self.rng.below(32) as u32;
                 let size = match self.rng.below(4) {
                     0 => 0,
@@ -222,7 +223,7 @@ impl Fuzz {
                 let req = self.rng.next_u32();
                 // Keep away from file-system ioctls that act on the device's file system.
                 if matches!(ioc::ioc_type(req), 0x58 | 0x94 | 0x66 | 0x12)
-                    || ioc::ioc_type(req) == 0xC4
+                    || ioc::ioc_type(req) == MAGIC
                 {
                     return;
                 }

@@ -78,7 +78,7 @@ fn rt(path: &str, iters: usize) -> io::Result<()> {
     println!("round trip (size 0, queue + await in one thread) -> {rt_us:.2} us");
 
     // A request of our magic with a number the driver does not define: ENOTTY.
-    let unknown = ioc::ioc(0, 0xC4, 0x3f, 0);
+    let unknown = ioc::ioc(ioc::IOC_NONE, ioc::VCHIQ_IOC_MAGIC, 0x3f, 0);
     let t = Instant::now();
     for _ in 0..iters {
         // SAFETY: an argument-less request; the driver touches no memory for it.
