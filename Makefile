@@ -19,7 +19,7 @@ demo:
 check:
 	./ci/test
 soak:
-	./ci/soak
+	./ci/soak $(SOAK_ARGS)
 bench:
 	./ci/bench
 dkms:
