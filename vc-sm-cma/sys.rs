@@ -75,7 +75,8 @@ extern "C" {
 
 /// CLEAN_INVALID2's cache maintenance of `len` bytes at user address `addr`, which must be
 /// inside one of the caller's mappings of own memory (`EINVAL` otherwise): mode 1
-/// invalidates, 2 cleans, 3 both.
+/// invalidates, 2 cleans, 3 both. Gives way to other tasks first, and fails with `EINTR`
+/// once the caller has a fatal signal (a CLEAN_INVALID2 may ask for hours of maintenance).
 pub(crate) fn sync_user(addr: usize, len: usize, mode: u32) -> Result {
     // SAFETY: the C side looks the address up among the current process's mappings under
     // its mmap lock and checks every bound; it dereferences nothing the caller passes.

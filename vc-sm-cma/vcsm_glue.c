@@ -29,6 +29,8 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -393,6 +395,13 @@ int vcsm_sync_user(unsigned long addr, size_t len, u32 mode)
 	u64 off;
 	int ret = 0;
 
+	/*
+	 * One CLEAN_INVALID2 may ask for 67 million ranges of up to 4 GiB each: every range
+	 * gives way to other tasks and to a fatal signal (the caller is killable throughout).
+	 */
+	cond_resched();
+	if (fatal_signal_pending(current))
+		return -EINTR;
 	if (!len)
 		return 0;
 	if (!mm)

@@ -4,7 +4,8 @@
 # for bit and CPU writes checksummed by the VideoCore, a udmabuf imported (the VideoCore writes its
 # very pages), a camera frame PRIME-imported into VKMS and read back bit for bit through its
 # writeback connector, a VGEM buffer imported and checksummed by the VideoCore, RELEASED after and
-# before FREE, every SMEM fault knob, a process killed while it waits and one killed with buffers
+# before FREE, every SMEM fault knob, a process killed while it waits, one killed inside an
+# hours-long CLEAN_INVALID2 and one killed with buffers
 # mapped, VC_MEM_REQUEST, protocol-1 firmware, alloc/import/free cycles, buffers the VideoCore
 # never gives back (kept, counted) across the simulator's reload; tools/vcsm 64-bit and, on
 # arm64, 32-bit (compat). The leak check follows the plan.
@@ -74,6 +75,7 @@ both vgem vgem
 both released released
 t_run "vcsm faults" vcsm faults
 t_run "vcsm interrupt" vcsm interrupt
+both "a process in an hours-long CLEAN_INVALID2 dies when killed" kill-cleaning
 t_run "vcsm request" vcsm request
 t_run "vcsm cycles" vcsm cycles "$(sized 60 10000)"
 if [ -x /bin/vcsm32 ]; then t_run "vcsm32 cycles (compat)" vcsm32 cycles "$(sized 20 2000)"; fi

@@ -571,3 +571,62 @@ pub fn alloc_once() -> R {
     let d = open()?;
     dev::alloc(&d, 4096, 0, "once").map(drop).map_err(s)
 }
+
+/// The child of [`kill_cleaning`]: one CLEAN_INVALID2 of 1024 blocks, each 65,536 passes over
+/// a cached 1 MiB buffer (64 TiB of cache maintenance, hours even on hardware); prints
+/// "cleaning" just before it.
+pub fn clean_forever() -> R {
+    use std::io::Write;
+    let d = open()?;
+    let b = dev::alloc(&d, 1 << 20, 1, "forever").map_err(s)?;
+    let m = Map::new(b.fd.as_raw_fd(), b.size).map_err(s)?;
+    let block = sys::Block {
+        invalidate_mode: 3,
+        block_count: 65_536,
+        start_address: m.addr(),
+        block_size: b.size as u32,
+        inter_block_stride: 0,
+    };
+    let mut c = Box::new(sys::CleanInvalid2::<1024> {
+        op_count: 1024,
+        pad: 0,
+        blocks: [block; 1024],
+    });
+    println!("cleaning");
+    std::io::stdout().flush().map_err(s)?;
+    dev::ioctl(d.as_raw_fd(), sys::CLEAN_INVALID2, &mut *c).map_err(s)?;
+    Err("a CLEAN_INVALID2 of 64 TiB ended".into())
+}
+
+/// A process inside a CLEAN_INVALID2 that would run for hours dies when killed: the ioctl
+/// gives way to a fatal signal between two ranges.
+pub fn kill_cleaning(exe: &str) -> R {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    let mut child = std::process::Command::new(exe)
+        .arg("clean-forever")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(s)?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(s)?;
+    }
+    if line.trim() != "cleaning" {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("the child did not start cleaning: {line:?}"));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().map_err(s)?;
+    let killed = Instant::now();
+    while killed.elapsed() < Duration::from_secs(10) {
+        if child.try_wait().map_err(s)?.is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err("still in CLEAN_INVALID2 10 s after SIGKILL".into())
+}

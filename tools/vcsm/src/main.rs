@@ -14,6 +14,7 @@
 //! vcsm v1                  protocol 1: FREE is final
 //! vcsm cycles N            N alloc/import/free cycles
 //! vcsm hold N              N buffers mapped, then wait to be killed
+//! vcsm kill-cleaning       a process in an hours-long CLEAN_INVALID2 dies when killed
 //! vcsm display [CACHED]    a camera frame PRIME-imported into VKMS, read back by writeback
 //! vcsm vgem                a VGEM buffer imported, written by the CPU, checksummed by the VideoCore
 //! vcsm bench               figures for make bench: CPU bandwidth cached/uncached/ordinary, alloc cost
@@ -48,11 +49,13 @@ fn main() -> ExitCode {
         "cycles" => check::cycles(num(2, 10)),
         "hold" => check::hold(num(2, 1)),
         "alloc-once" => check::alloc_once(),
+        "kill-cleaning" => check::kill_cleaning(&exe),
+        "clean-forever" => check::clean_forever(),
         "display" => zerocopy::display(num(2, 0)),
         "vgem" => zerocopy::vgem(),
         "bench" => bench::run(),
         _ => {
-            eprintln!("usage: vcsm abi|flow|camera|import|released|faults|interrupt|request|v1|cycles N|hold N|display [CACHED]|vgem|bench");
+            eprintln!("usage: vcsm abi|flow|camera|import|released|faults|interrupt|request|v1|cycles N|hold N|kill-cleaning|display [CACHED]|vgem|bench");
             return ExitCode::from(2);
         }
     };
