@@ -38,7 +38,9 @@ pub(crate) const PCM_IEC958: u32 = 1;
 const AES0_NONAUDIO: u8 = 1 << 1;
 
 /// The PCM's hardware (§6.5: U8 and S16_LE, 1-8 channels, 8-192 kHz; periods of at least
-/// 10 ms, multiples of 16 bytes for the bulk path).
+/// 10 ms, multiples of 16 bytes for the bulk path). At least two periods: the position moves
+/// only by COMPLETEs, and with one period the application may write only once the VideoCore
+/// has played the whole buffer, which it then has nothing left to play (downstream allows one).
 pub(crate) const PCM_HW: Hardware = Hardware {
     formats: FMT_U8 | FMT_S16_LE,
     rate_min: 8000,
@@ -48,7 +50,7 @@ pub(crate) const PCM_HW: Hardware = Hardware {
     buffer_bytes_max: BUFFER_BYTES,
     period_bytes_min: 1024,
     period_bytes_max: BUFFER_BYTES,
-    periods_min: 1,
+    periods_min: 2,
     periods_max: 128,
     period_bytes_step: 16,
     period_time_min_us: 10_000,

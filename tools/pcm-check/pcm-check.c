@@ -6,7 +6,8 @@
  *   pcm-check limits DEV                       the hardware's ranges, as the driver refines them
  *   pcm-check play DEV BITS CHANNELS RATE FRAMES   plays FRAMES of a ramp; after every write the
  *                                              delay (written - played) is within [0, buffer],
- *                                              and after the drain every frame was played
+ *                                              and after the drain every frame was played;
+ *                                              [PERIODS PERIOD_US] shape the buffer
  *   pcm-check stall DEV                        with a VideoCore that reports nothing: no progress
  *                                              in 0.5 s, and DROP and close still return at once
  *   pcm-check position DEV BITS CHANNELS RATE SECONDS AUDS   plays SECONDS of silence and,
@@ -111,6 +112,9 @@ static int limits(int fd)
 	return 0;
 }
 
+/* play's optional PERIODS and PERIOD_US: the buffer's shape, when not 0. */
+static unsigned int want_periods, want_period_us;
+
 /* Configures interleaved BITS/CHANNELS/RATE; returns the buffer size in frames or 0. */
 static unsigned int setup(int fd, int bits, int ch, int rate)
 {
@@ -123,6 +127,10 @@ static unsigned int setup(int fd, int bits, int ch, int rate)
 	set_mask(&p, SNDRV_PCM_HW_PARAM_SUBFORMAT, SNDRV_PCM_SUBFORMAT_STD);
 	set_int(&p, SNDRV_PCM_HW_PARAM_CHANNELS, ch);
 	set_int(&p, SNDRV_PCM_HW_PARAM_RATE, rate);
+	if (want_periods)
+		set_int(&p, SNDRV_PCM_HW_PARAM_PERIODS, want_periods);
+	if (want_period_us)
+		set_int(&p, SNDRV_PCM_HW_PARAM_PERIOD_TIME, want_period_us);
 	if (ioctl(fd, SNDRV_PCM_IOCTL_HW_PARAMS, &p) < 0) {
 		fail("HW_PARAMS");
 		return 0;
@@ -411,15 +419,21 @@ int main(int argc, char **argv)
 		return fail(argv[2]);
 	if (!strcmp(argv[1], "limits"))
 		return limits(fd);
-	if (!strcmp(argv[1], "play") && argc == 7)
+	if (!strcmp(argv[1], "play") && (argc == 7 || argc == 9)) {
+		if (argc == 9) {
+			want_periods = strtoul(argv[7], NULL, 0);
+			want_period_us = strtoul(argv[8], NULL, 0);
+		}
 		return play(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
+	}
 	if (!strcmp(argv[1], "stall"))
 		return stall(fd);
 	if (!strcmp(argv[1], "position") && argc == 8)
 		return position(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
 				argv[7]);
 usage:
-	fprintf(stderr, "usage: pcm-check limits|stall DEV | play DEV BITS CHANNELS RATE FRAMES |\n"
+	fprintf(stderr, "usage: pcm-check limits|stall DEV |\n"
+		"       play DEV BITS CHANNELS RATE FRAMES [PERIODS PERIOD_US] |\n"
 		"       position DEV BITS CHANNELS RATE SECONDS AUDS |\n"
 		"       wav FILE BITS CHANNELS RATE FRAMES SEED | same WAV CAPTURE\n");
 	return 2;
