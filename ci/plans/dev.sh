@@ -7,7 +7,7 @@
 # open, a file holding messages across the simulator's unload, and the final unload and leak
 # check. Loop sizes: Documentation/testing.rst (check: to find bugs; soak: the
 # endurance figures).
-# vm-timeout: 1800
+# vm-timeout: 2400
 # vm-soak-timeout: 43200
 
 DEV=/dev/vchiq

@@ -8,7 +8,7 @@
 # clients, every fault knob ending in a clear error or a client timeout. Unusable inputs give
 # a device that fails cleanly; load/unload cycles leak nothing.
 # vm-vc-mem: yes
-# vm-timeout: 300
+# vm-timeout: 600
 # vm-soak-timeout: 3600
 
 DEV=/dev/vc-mem

@@ -598,6 +598,16 @@ pub fn clean_forever() -> R {
     Err("a CLEAN_INVALID2 of 64 TiB ended".into())
 }
 
+/// The kernel time process `pid` has used, in clock ticks (`/proc/PID/stat`'s stime), or 0.
+fn system_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command's ")": state is field 3, stime field 15.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(12))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A process inside a CLEAN_INVALID2 that would run for hours dies when killed: the ioctl
 /// gives way to a fatal signal between two ranges.
 pub fn kill_cleaning(exe: &str) -> R {
@@ -619,7 +629,17 @@ pub fn kill_cleaning(exe: &str) -> R {
         let _ = child.wait();
         return Err(format!("the child did not start cleaning: {line:?}"));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Inside the ioctl once the child has spent 0.2 s in the kernel (stime, in ticks of
+    // 1/100 s), however slow the machine: only then is the kill a test.
+    let start = Instant::now();
+    while system_ticks(child.id()) < 20 {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the child spent no time in CLEAN_INVALID2 for 20 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     child.kill().map_err(s)?;
     let killed = Instant::now();
     while killed.elapsed() < Duration::from_secs(10) {

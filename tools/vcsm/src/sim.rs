@@ -112,11 +112,11 @@ pub fn buffers() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Waits up to 3 s for `f`.
+/// Waits up to 20 s for `f` (a hang-catcher: a passing run waits milliseconds).
 pub fn wait(what: &str, mut f: impl FnMut() -> bool) -> Result<()> {
     let t = Instant::now();
     while !f() {
-        if t.elapsed() > Duration::from_secs(3) {
+        if t.elapsed() > Duration::from_secs(20) {
             return Err(Error::other(format!("timed out waiting for {what}")));
         }
         sleep(Duration::from_millis(5));

@@ -49,7 +49,7 @@ fn attached(fd: &OwnedFd) -> Result<(String, Vec<String>), String> {
     Err(format!("dma-buf inode {ino} not in {BUFINFO}"))
 }
 
-/// Waits up to 3 s for the sync_file `fence` to signal.
+/// Waits up to 20 s for the sync_file `fence` to signal.
 fn wait_fence(fence: &OwnedFd) -> R {
     let mut p = sys::PollFd {
         fd: fence.as_raw_fd(),
@@ -57,10 +57,10 @@ fn wait_fence(fence: &OwnedFd) -> R {
         revents: 0,
     };
     // SAFETY: one valid `struct pollfd` that lives across the call.
-    let r = unsafe { sys::poll(&mut p, 1, 3000) };
+    let r = unsafe { sys::poll(&mut p, 1, 20_000) };
     match r {
         1 => Ok(()),
-        0 => Err("the writeback fence did not signal in 3 s".to_owned()),
+        0 => Err("the writeback fence did not signal in 20 s".to_owned()),
         _ => Err(format!("poll: {}", std::io::Error::last_os_error())),
     }
 }
