@@ -155,14 +155,19 @@ impl Chip {
         }
     }
 
-    /// Sends the mixer's values to every open stream.
+    /// Sends the mixer's values to every open stream, each whatever the others answered;
+    /// the first error is returned.
     fn broadcast(&self) -> Result {
         let words = self.control_words();
         let open = self.open.lock();
+        let mut first = Ok(());
         for e in open.entries.iter() {
-            stream::send_control(&e.link, self.instance.service(e.handle), words)?;
+            let r = stream::send_control(&e.link, self.instance.service(e.handle), words);
+            if first.is_ok() {
+                first = r;
+            }
         }
-        Ok(())
+        first
     }
 }
 

@@ -306,6 +306,41 @@ knob auds_fault 1
 expect_fail "CONFIG error: prepare fails (EIO)" "vchi message response error:1, msg=2" aplay -q -D $DEV $W/q.wav
 knob auds_fault 2
 expect_fail "CONTROL error: prepare fails (EIO)" "vchi message response error:1, msg=3" aplay -q -D $DEV $W/q.wav
+# A mixer change goes to every open stream even when one refuses it (until 2026-12-07 the
+# first refusal ended the round: the other streams kept the old volume). Two 30 s streams,
+# stopped once the change was made.
+# controls_since SEQ: the CONTROLs the connections opened after open number SEQ received.
+controls_since() {
+	awk -v old="$1" '{ split($2, s, "="); if (s[2] + 0 > old + 0) for (i = 1; i <= NF; i++)
+		if ($i ~ /^controls=/) { split($i, c, "="); t += c[2] } } END { print t + 0 }' $DBG/auds
+}
+control_to_all() {
+	local first old a b before after rc=0
+	knob auds_fault 0
+	wav $W/m.wav 8 1 8000 240000
+	first=$(last_seq)
+	old=$first
+	aplay -q -D $DEV $W/m.wav &
+	a=$!
+	wait_new_playing "$old" || { echo "the first stream did not start"; rc=1; }
+	old=$(last_seq)
+	aplay -q -D $DEV $W/m.wav &
+	b=$!
+	wait_new_playing "$old" || { echo "the second stream did not start"; rc=1; }
+	before=$(controls_since "$first")
+	knob auds_fault 2
+	amixer -q -c $CARD -- cset name='PCM Playback Volume' -500 >/dev/console 2>&1 &&
+		{ echo "amixer succeeded although the streams refused"; rc=1; }
+	after=$(controls_since "$first")
+	[ $((after - before)) = 2 ] || { echo "CONTROLs of the two streams: $before, then $after"; cat $DBG/auds; rc=1; }
+	knob auds_fault 0
+	kill $a $b
+	wait $a
+	wait $b
+	amixer -q -c $CARD cset name='PCM Playback Volume' 0
+	return $rc
+}
+t_run "CONTROL error on a mixer change: every stream still gets it, amixer fails" control_to_all
 knob auds_fault 3
 t_run "CLOSE error: playback still ends" sh -c "aplay -q -D $DEV $W/q.wav && dmesg | tail -n 5 | grep -q 'response error:1, msg=5'"
 knob auds_fault 7
