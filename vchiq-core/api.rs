@@ -293,10 +293,20 @@ impl VchiqState {
         self.flush_doorbell(&mut inner);
     }
 
-    /// Queues a DATA message, waiting for slots or quota if needed.
-    pub(crate) fn queue_message(&self, handle: Handle, data: &[u8]) -> Result {
+    /// Queues a DATA message, waiting for slots or quota if needed, for at most
+    /// [`REPLY_TIMEOUT_MS`](crate::state::REPLY_TIMEOUT_MS) (`ETIMEDOUT`). Unless `interruptible`, no signal ends the wait: a
+    /// kernel client's message is often one of a sequence that the VideoCore must receive
+    /// whole (a header and its data, or the FREE of memory it still maps), and mainline's
+    /// kernel API does not return on a signal either. `/dev/vchiq` queues interruptibly
+    /// (`EINTR`), for the process it acts for.
+    pub(crate) fn queue_message_as(
+        &self,
+        handle: Handle,
+        data: &[u8],
+        interruptible: bool,
+    ) -> Result {
         let inner = self.lock_live()?;
-        let mut inner = self.wait_changed(inner, |i| {
+        let done = |i: &mut crate::state::Inner| {
             if i.services
                 .get(handle)
                 .is_none_or(|e| e.phase != Phase::Open)
@@ -308,7 +318,8 @@ impl VchiqState {
                 Err(EngineError::WouldBlock) => Ok(false),
                 Err(e) => Err(to_kernel_err(e)),
             }
-        })?;
+        };
+        let mut inner = self.wait_changed_as(inner, done, interruptible)?;
         self.flush_doorbell(&mut inner);
         Ok(())
     }

@@ -66,6 +66,7 @@ matches_header!(
     vchiq_rs_client_id,
     vchiq_rs_set_client_id,
     vchiq_rs_bulk_kernel_blocking,
+    vchiq_rs_queue_message_interruptible,
 );
 
 // The message header as the C header defines it is the engine's wire header.
@@ -426,7 +427,8 @@ pub(crate) unsafe extern "C" fn vchiq_release_message(
     })
 }
 
-/// Sends a message of `size` bytes at `data`.
+/// Sends a message of `size` bytes at `data`; no signal ends the wait for room (it ends
+/// after the core's reply timeout).
 ///
 /// # Safety
 ///
@@ -438,6 +440,38 @@ pub(crate) unsafe extern "C" fn vchiq_queue_kernel_message(
     data: *mut c_void,
     size: c_uint,
 ) -> c_int {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { queue(instance, handle, data, size, false) }
+}
+
+/// [`vchiq_queue_kernel_message`], except that a signal ends the wait (`-EINTR`).
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `data` valid for `size` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vchiq_rs_queue_message_interruptible(
+    instance: *mut vchiq_instance,
+    handle: c_uint,
+    data: *mut c_void,
+    size: c_uint,
+) -> c_int {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { queue(instance, handle, data, size, true) }
+}
+
+/// The two queue entries.
+///
+/// # Safety
+///
+/// `instance` as for [`instance`]; `data` valid for `size` bytes.
+unsafe fn queue(
+    instance: *mut vchiq_instance,
+    handle: c_uint,
+    data: *mut c_void,
+    size: c_uint,
+    interruptible: bool,
+) -> c_int {
     if data.is_null() && size != 0 {
         return EINVAL.to_errno();
     }
@@ -448,7 +482,7 @@ pub(crate) unsafe extern "C" fn vchiq_queue_kernel_message(
         unsafe { core::slice::from_raw_parts(data.cast::<u8>(), size as usize) }
     };
     with_instance!(instance, EINVAL.to_errno(), |core| errno(
-        core.queue_message(Handle(handle), msg)
+        core.queue_message_as(Handle(handle), msg, interruptible)
     ))
 }
 

@@ -44,3 +44,4 @@ EXPORT_SYMBOL_GPL(vchiq_rs_set_client_id);
 EXPORT_SYMBOL_GPL(vchiq_rs_bulk_kernel_blocking);
 EXPORT_SYMBOL_GPL(vchiq_rs_take_message);
 EXPORT_SYMBOL_GPL(vchiq_rs_read_message);
+EXPORT_SYMBOL_GPL(vchiq_rs_queue_message_interruptible);

@@ -76,7 +76,10 @@ impl DevFile {
         if msg.is_empty() {
             return Err(EIO);
         }
-        self.instance.service(a.handle).queue(&[&msg]).map_err(io)
+        self.instance
+            .service(a.handle)
+            .queue_interruptible(&[&msg])
+            .map_err(io)
     }
 
     pub(crate) fn await_completion(&self, layout: Layout, arg: usize) -> Result<isize> {

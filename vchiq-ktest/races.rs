@@ -29,6 +29,12 @@
 //! * `bulk-signal`: a blocking receive that the VideoCore never matches; the plan signals
 //!   the writer, then has the VideoCore close the service. The safe blocking bulk must not
 //!   return at the signal (the transfer still owns the buffer), only at the abort.
+//! * `stash-queue-signal`: queues [`FLOOD`] echo messages of 1 KiB on the stashed service while the
+//!   plan has stopped the VideoCore, so that the queue waits for slots or quota; the plan
+//!   signals the writer during that wait, then resumes the VideoCore. A kernel client's
+//!   queue is not ended by a signal: every message must be queued (an interrupted send would
+//!   leave a client's multi-message exchange half sent). `stash-queue-signal interruptible`:
+//!   the same with the queue `/dev/vchiq` uses, which the signal must end (`EINTR`).
 //! * `open-race`: opens echo with a handler that takes its time over each message; the plan
 //!   has the VideoCore answer with OPENACK, a first message (`greet`) and CLOSE in one batch.
 //!   The open must succeed (the VideoCore accepted it), and the handler, which only the
@@ -74,6 +80,7 @@ pub(crate) fn run(k: &Ktest, cmd: &str, out: &mut Report) -> Option<Result> {
         "stash-burst" => burst(k, nums(&mut words)),
         "stash-expect-serial" => expect_serial(k, nums(&mut words), out),
         "stash-echo" => echo(k),
+        "stash-queue-signal" => queue_signal(k, words.next() == Some("interruptible"), out),
         "stash-expect-msg-closed" => expect_msg_closed(k, out),
         "open-race" => open_race(k, out),
         "bulk-signal" => bulk_signal(k, out),
@@ -197,6 +204,56 @@ fn echo(k: &Ktest) -> Result {
     msg.extend_from_slice(&MSG_ECHO.to_le_bytes(), GFP_KERNEL)?;
     msg.extend_from_slice(PAYLOAD, GFP_KERNEL)?;
     s.inst.service(s.handle).queue(&[&msg])
+}
+
+/// How many messages of [`FLOOD_SIZE`] bytes `stash-queue-signal` queues: more than a
+/// stopped VideoCore leaves room for (the service's quota, then the slots).
+const FLOOD: u32 = 256;
+const FLOOD_SIZE: usize = 1024;
+
+fn queue_signal(k: &Ktest, interruptible: bool, out: &mut Report) -> Result {
+    let g = k.stash.lock();
+    let s = g.as_ref().ok_or(ENOENT)?;
+    let svc = s.inst.service(s.handle);
+    let mut msg = KVec::from_elem(0u8, FLOOD_SIZE, GFP_KERNEL)?;
+    msg[..4].copy_from_slice(&MSG_ECHO.to_le_bytes());
+    let mut signalled = false;
+    for i in 0..FLOOD {
+        msg[4..8].copy_from_slice(&i.to_le_bytes());
+        let r = if interruptible {
+            svc.queue_interruptible(&[&msg])
+        } else {
+            svc.queue(&[&msg])
+        };
+        let pending = kernel::current!().signal_pending();
+        match r {
+            Err(EINTR) if interruptible && pending => {
+                out.line(format_args!("message {i} of {FLOOD}: EINTR, as it should"));
+                return Ok(());
+            }
+            Err(e) => {
+                out.line(format_args!(
+                    "message {i} of {FLOOD}: {e:?}, a signal pending: {pending}"
+                ));
+                return Err(e);
+            }
+            Ok(()) => signalled |= pending,
+        }
+    }
+    if !signalled {
+        out.line(format_args!(
+            "no signal came while the messages were queued"
+        ));
+        return Err(EPROTO);
+    }
+    if interruptible {
+        out.line(format_args!(
+            "{FLOOD} messages queued: the signal did not end the wait"
+        ));
+        return Err(EPROTO);
+    }
+    out.line(format_args!("{FLOOD} messages queued, a signal pending"));
+    Ok(())
 }
 
 fn expect_msg_closed(k: &Ktest, out: &mut Report) -> Result {

@@ -216,6 +216,41 @@ bulk_signal() {
 }
 t_run "ktest bulk-signal (a signal does not end a safe blocking bulk)" bulk_signal
 
+# Found by reading: a kernel client's queue wait ended with EINTR on a signal, so a client
+# could not finish a message sequence (vc-sm-cma's FREE from a dying process, audio's WRITE
+# header then its PCM chunks). The VideoCore stopped, the queue waits for quota or slots;
+# the writer is signalled during the wait, then the VideoCore resumes: every message queued.
+# /dev/vchiq's queue (interruptible) must end at the signal instead.
+stalls() { awk '/^stalls:/ { print $3 + $5 + $7 }' $CORE/state; }
+# queue_signal [interruptible]
+queue_signal() {
+	local pid before i=0 rc=0
+	before=$(stalls)
+	echo 1 >$SIM/stop
+	(trap 'say "writer: signal caught"' USR1; echo stash-queue-signal "$@" >$KT/run) 2>/dev/null &
+	pid=$!
+	until [ "$(stalls)" -gt "$before" ]; do
+		[ $i -ge 200 ] && { say "the queue did not wait"; break; }
+		sleep 0.05
+		i=$((i + 1))
+	done
+	kill -USR1 $pid
+	sleep 0.5
+	echo 0 >$SIM/stop
+	wait $pid || rc=$?
+	cat $KT/result >/dev/console
+	[ $rc = 0 ] && grep -q "^PASS stash-queue-signal" $KT/result
+}
+for mode in kernel interruptible; do
+	ktest stash-open
+	if [ $mode = kernel ]; then
+		t_run "ktest stash-queue-signal (a signal does not end a kernel client's queue wait)" queue_signal
+	else
+		t_run "ktest stash-queue-signal interruptible (it ends /dev/vchiq's)" queue_signal interruptible
+	fi
+	ktest stash-drop
+done
+
 # Finding 10: GET_CLIENT_ID is the opener's process id, whichever thread opened.
 t_run "vchiq-test --client-id" vchiq-test --client-id
 if [ -x /bin/vchiq-test32 ]; then t_run "vchiq-test32 --client-id (compat)" vchiq-test32 --client-id; fi

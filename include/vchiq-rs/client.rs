@@ -445,33 +445,45 @@ impl ServiceRef<'_> {
         self.handle
     }
 
-    /// Sends a message made of `parts` (at most [`MAX_MSG_SIZE`] bytes in all).
+    /// Sends a message made of `parts` (at most [`MAX_MSG_SIZE`] bytes in all). No signal ends
+    /// the wait for room, so a sequence of messages is sent whole even by a process being
+    /// killed; `ETIMEDOUT` after vchiq-core's reply timeout without room.
     pub(crate) fn queue(&self, parts: &[&[u8]]) -> Result {
+        self.queue_as(parts, false)
+    }
+
+    /// [`ServiceRef::queue`] for a client acting for a process (`/dev/vchiq`): a signal ends
+    /// the wait for room with `EINTR`, nothing sent.
+    pub(crate) fn queue_interruptible(&self, parts: &[&[u8]]) -> Result {
+        self.queue_as(parts, true)
+    }
+
+    fn queue_as(&self, parts: &[&[u8]], interruptible: bool) -> Result {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         if total > MAX_MSG_SIZE {
             return Err(EINVAL);
         }
         if let [one] = parts {
-            return self.queue_one(one);
+            return self.queue_one(one, interruptible);
         }
         let mut buf = KVec::with_capacity(total, GFP_KERNEL)?;
         for p in parts {
             buf.extend_from_slice(p, GFP_KERNEL)?;
         }
-        self.queue_one(&buf)
+        self.queue_one(&buf, interruptible)
     }
 
-    fn queue_one(&self, msg: &[u8]) -> Result {
+    fn queue_one(&self, msg: &[u8], interruptible: bool) -> Result {
         let len = c_uint::try_from(msg.len()).map_err(|_| EINVAL)?;
+        let data = msg.as_ptr().cast_mut().cast();
         // SAFETY: the instance is live while borrowed (`'a`); `msg` is valid for its length
         // during the call, and vchiq-core only reads it.
         check(unsafe {
-            ffi::vchiq_queue_kernel_message(
-                self.instance,
-                self.handle,
-                msg.as_ptr().cast_mut().cast(),
-                len,
-            )
+            if interruptible {
+                ffi::vchiq_rs_queue_message_interruptible(self.instance, self.handle, data, len)
+            } else {
+                ffi::vchiq_queue_kernel_message(self.instance, self.handle, data, len)
+            }
         })
     }
 

@@ -99,6 +99,11 @@ void vchiq_msg_queue_push(struct vchiq_instance *instance, unsigned int handle,
 			  struct vchiq_header *header);
 void vchiq_release_message(struct vchiq_instance *instance, unsigned int service,
 			   struct vchiq_header *header);
+/*
+ * Waits for room in the slots and the service's quota; no signal ends the wait (a client's
+ * message is often one of a sequence the VideoCore must receive whole), which ends with
+ * -ETIMEDOUT after 5 s without room.
+ */
 int vchiq_queue_kernel_message(struct vchiq_instance *instance, unsigned int handle,
 			       void *data, unsigned int size);
 int vchiq_bulk_transmit(struct vchiq_instance *instance, unsigned int service,
@@ -160,5 +165,11 @@ void vchiq_rs_set_client_id(struct vchiq_instance *instance, unsigned int id);
  */
 int vchiq_rs_bulk_kernel_blocking(struct vchiq_instance *instance, unsigned int service,
 				  void *data, unsigned int size, int dir);
+/*
+ * vchiq_queue_kernel_message() for a client acting for a process (/dev/vchiq's
+ * QUEUE_MESSAGE): a signal ends the wait for room with -EINTR, nothing sent.
+ */
+int vchiq_rs_queue_message_interruptible(struct vchiq_instance *instance, unsigned int handle,
+					 void *data, unsigned int size);
 
 #endif /* VCHIQ_RS_VCHIQ_H */
