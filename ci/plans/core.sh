@@ -47,8 +47,14 @@ ktest close
 # Close from the VideoCore's side, while the client waits.
 remote_close() {
 	(echo remote-close >$KT/run) &
-	local pid=$!
-	sleep 2
+	local pid=$! i=0
+	# The VideoCore closes once the echo reply reached the client: a close_open taken before
+	# the open closes nothing (a fixed 2 s wait assumed the machine's speed).
+	until grep -q "^service .*: Open .*messages [1-9]" $CORE/state; do
+		[ $i -ge 300 ] && { say "the echo service got no reply within 30 s"; break; }
+		sleep 0.1
+		i=$((i + 1))
+	done
 	echo 1 >$SIM/close_open
 	wait $pid
 }
