@@ -46,6 +46,37 @@ struct State {
     closed: bool,
 }
 
+/// What the requests share, under [`Link::io`].
+struct Io {
+    /// The buffer PCM data is copied into before it is sent.
+    buf: KVVec<u8>,
+    /// Bytes of the last WRITE that the VideoCore still expects as DATA messages: its PCM did
+    /// not all go (a queue that timed out on a stalled VideoCore). The VideoCore takes the
+    /// next `owed` bytes it gets as PCM whatever they are, so they are sent as silence before
+    /// anything else ([`Io::settle`]).
+    owed: u32,
+    /// The silence byte of the prepared format (0x80 for U8, 0 for S16).
+    silence: u8,
+    /// PCM went to the VideoCore since its last STOP: prepare stops it first, so that what an
+    /// earlier configuration left unplayed is dropped, not played before the new data.
+    queued: bool,
+}
+
+impl Io {
+    /// Sends what is owed of a torn WRITE ([`Io::owed`]) as silence, in DATA messages.
+    fn settle(&mut self, svc: ServiceRef<'_>) -> Result {
+        while self.owed > 0 {
+            let n = self.owed.min(u32::from(MAX_PACKET));
+            let silence = self.silence;
+            let chunk = self.buf.get_mut(..n as usize).ok_or(EINVAL)?;
+            chunk.fill(silence);
+            svc.queue(&[chunk])?;
+            self.owed -= n;
+        }
+        Ok(())
+    }
+}
+
 /// Counters of what the VideoCore sent that did not fit, per card
 /// (`/sys/kernel/debug/snd-bcm2835-<card>/`).
 pub(crate) struct Oddities {
@@ -82,10 +113,9 @@ pub(crate) struct Link {
     state: Mutex<State>,
     #[pin]
     replied: CondVar,
-    /// Serialises requests (a WRITE and its data stay together) and holds the buffer PCM
-    /// data is copied into before it is sent.
+    /// Serialises requests (a WRITE and its data stay together); every send takes it.
     #[pin]
-    io: Mutex<KVVec<u8>>,
+    io: Mutex<Io>,
     /// The chip's counters (not the chip: the chip's session holds this handler).
     odd: Arc<Oddities>,
 }
@@ -110,7 +140,15 @@ impl Link {
                     "snd_bcm2835::Link::state"
                 ),
                 replied <- new_condvar!("snd_bcm2835::Link::replied"),
-                io <- new_mutex!(KVVec::new(), "snd_bcm2835::Link::io"),
+                io <- new_mutex!(
+                    Io {
+                        buf: KVVec::new(),
+                        owed: 0,
+                        silence: 0,
+                        queued: false,
+                    },
+                    "snd_bcm2835::Link::io"
+                ),
                 odd,
             }),
             GFP_KERNEL,
@@ -203,9 +241,13 @@ impl Link {
         }
     }
 
-    /// Sends `m` and, if `wait`, waits for its RESULT. Called with `io` held.
-    fn request(&self, svc: ServiceRef<'_>, m: &[u8; MSG_SIZE], wait: bool) -> Result {
+    /// Sends `m` and, if `wait`, waits for its RESULT; first what a torn WRITE still owes.
+    fn request(&self, io: &mut Io, svc: ServiceRef<'_>, m: &[u8; MSG_SIZE], wait: bool) -> Result {
         let kind = i32::from_le_bytes([m[0], m[1], m[2], m[3]]);
+        if let Err(e) = io.settle(svc) {
+            pr_err!("the rest of a torn WRITE could not be sent: {:?}\n", e);
+            return Err(e);
+        }
         if wait {
             let mut st = self.state.lock();
             if st.closed {
@@ -262,9 +304,9 @@ impl Link {
         r
     }
 
-    /// CONTROL with `volume` and route `dest`, waited for. Called with `io` held.
-    fn control(&self, svc: ServiceRef<'_>, (volume, dest): (u32, u32)) -> Result {
-        self.request(svc, &msg::encode(Kind::Control, &[volume, dest]), true)
+    /// CONTROL with `volume` and route `dest`, waited for.
+    fn control(&self, io: &mut Io, svc: ServiceRef<'_>, (volume, dest): (u32, u32)) -> Result {
+        self.request(io, svc, &msg::encode(Kind::Control, &[volume, dest]), true)
     }
 }
 
@@ -368,13 +410,12 @@ impl Stream {
         } else {
             crate::chip::BUFFER_BYTES as usize
         };
-        stream.link.io.lock().resize(room, 0, GFP_KERNEL)?;
-        {
-            let _io = stream.link.io.lock();
-            stream
-                .link
-                .request(svc, &msg::encode(Kind::Open, &[0]), false)?;
-        }
+        let mut io = stream.link.io.lock();
+        io.buf.resize(room, 0, GFP_KERNEL)?;
+        stream
+            .link
+            .request(&mut io, svc, &msg::encode(Kind::Open, &[0]), false)?;
+        drop(io);
         Ok(stream)
     }
 
@@ -400,8 +441,7 @@ impl Stream {
 
 /// Sends CONTROL to an open stream's service (the mixer changed).
 pub(crate) fn send_control(link: &Link, svc: ServiceRef<'_>, words: (u32, u32)) -> Result {
-    let _io = link.io.lock();
-    link.control(svc, words)
+    link.control(&mut link.io.lock(), svc, words)
 }
 
 impl PcmStream for Stream {
@@ -409,7 +449,7 @@ impl PcmStream for Stream {
         if f.buffer_bytes == 0 || f.period_bytes == 0 {
             return Err(EINVAL);
         }
-        let _io = self.link.io.lock();
+        let mut io = self.link.io.lock();
         {
             let mut st = self.link.state.lock();
             st.running = false;
@@ -424,20 +464,32 @@ impl PcmStream for Stream {
         } else {
             f.channels
         };
-        self.link.control(self.svc(), self.chip.control_words())?;
+        // The position starts again at 0: what the VideoCore still has of the previous
+        // configuration must not play (STOP drops it; a CONFIG does not). Written while
+        // prepared and prepared again, it played first and its COMPLETEs outran the count.
+        if io.queued {
+            self.link
+                .request(&mut io, self.svc(), &msg::encode(Kind::Stop, &[0]), false)?;
+            io.queued = false;
+        }
+        io.silence = if f.width == 8 { 0x80 } else { 0 };
+        self.link
+            .control(&mut io, self.svc(), self.chip.control_words())?;
         let config = msg::encode(Kind::Config, &[channels, f.rate, f.width]);
-        self.link.request(self.svc(), &config, true)
+        self.link.request(&mut io, self.svc(), &config, true)
     }
 
     fn trigger(&self, start: bool) -> Result {
-        let _io = self.link.io.lock();
+        let mut io = self.link.io.lock();
         self.link.state.lock().running = start;
         if start {
             self.link
-                .request(self.svc(), &msg::encode(Kind::Start, &[0]), false)
+                .request(&mut io, self.svc(), &msg::encode(Kind::Start, &[0]), false)
         } else {
             self.link
-                .request(self.svc(), &msg::encode(Kind::Stop, &[0]), false)
+                .request(&mut io, self.svc(), &msg::encode(Kind::Stop, &[0]), false)?;
+            io.queued = false;
+            Ok(())
         }
     }
 
@@ -458,19 +510,23 @@ impl PcmStream for Stream {
         let max_packet = if self.data_mode { MAX_PACKET } else { 0 };
         let r = (|| -> Result {
             self.link
-                .request(svc, &msg::write(len, max_packet), false)?;
+                .request(&mut io, svc, &msg::write(len, max_packet), false)?;
+            io.queued = true;
             if self.data_mode {
+                // From here the VideoCore takes the next `len` bytes as PCM.
+                io.owed = len;
                 let mut off = 0;
                 while off < data.len() {
                     let n = (data.len() - off).min(usize::from(MAX_PACKET));
-                    let chunk = io.get_mut(..n).ok_or(EINVAL)?;
+                    let chunk = io.buf.get_mut(..n).ok_or(EINVAL)?;
                     data.copy_to(off, chunk)?;
                     svc.queue(&[chunk])?;
+                    io.owed -= n as u32;
                     off += n;
                 }
                 return Ok(());
             }
-            let chunk = io.get_mut(..data.len()).ok_or(EINVAL)?;
+            let chunk = io.buf.get_mut(..data.len()).ok_or(EINVAL)?;
             data.copy_to(0, chunk)?;
             svc.bulk_transmit_blocking(chunk).map_err(|e| {
                 pr_err!("failed on {} bytes transfer: {:?}\n", len, e);
@@ -494,11 +550,11 @@ impl Drop for Stream {
         let chip = &self.chip;
         chip.forget(self.bit);
         {
-            let _io = self.link.io.lock();
+            let mut io = self.link.io.lock();
             // Errors are logged by `request`; the stream ends either way.
             let _ = self
                 .link
-                .request(self.svc(), &msg::encode(Kind::Close, &[0]), true);
+                .request(&mut io, self.svc(), &msg::encode(Kind::Close, &[0]), true);
         }
         self.link.state.lock().notifier = None;
         if let Err(e) = chip.instance.close(self.handle) {

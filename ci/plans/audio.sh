@@ -167,6 +167,47 @@ knob auds_version 1
 expect_out "raw ioctls over bulk: every frame played" "played 9000 frames" pcm-check play "$PCM" 8 1 44100 9000
 knob auds_version 2
 
+# Found by reading: a WRITE whose PCM did not all go (the queue timed out on a stalled
+# VideoCore) left the VideoCore expecting the rest, so it took the next message, prepare's
+# CONTROL, as PCM and the stream never answered again; and prepare sent no STOP, so what an
+# earlier configuration left unplayed played before the new data. Here the VideoCore is
+# stopped while a whole buffer is written (33 DATA messages: the write fails after the 5 s
+# queue timeout), then resumed; the same stream, prepared again, plays a WAV exactly.
+# until_out FILE WORD: FILE contains WORD within 30 s.
+until_out() {
+	local i=0
+	until grep -q "$2" "$1"; do
+		[ $i -ge 300 ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+torn() {
+	local pid rc=0
+	wav $W/torn.wav 16 2 48000 9600
+	rm -f $W/torn.in
+	mkfifo $W/torn.in
+	pcm-check torn "$PCM" $W/torn.wav <$W/torn.in >$W/torn.out 2>&1 &
+	pid=$!
+	exec 5>$W/torn.in
+	if until_out $W/torn.out prepared; then
+		knob stop 1
+		echo go >&5
+		until_out $W/torn.out "write failed" || { say "the write did not fail"; rc=1; }
+		knob stop 0
+		echo go >&5
+	else
+		say "pcm-check torn did not get prepared"
+		rc=1
+	fi
+	exec 5>&-
+	wait $pid || rc=1
+	knob stop 0
+	cat $W/torn.out >/dev/console
+	[ $rc = 0 ] && same $W/torn.wav "$(newest)" >/dev/console 2>&1
+}
+t_run "a write torn by a stalled VideoCore; prepared again, the stream plays exactly" torn
+
 # The mixer: amixer's values reach the simulator (§6.2).
 play_quiet() { wav $W/q.wav 16 2 48000 2400 && aplay -q -D $DEV $W/q.wav; }
 mixer() {

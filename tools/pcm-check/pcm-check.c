@@ -16,6 +16,9 @@
  *                                              the simulated VideoCore reported played (the
  *                                              newest connection's completed= in the debugfs
  *                                              file AUDS); prints the error (make bench)
+ *   pcm-check torn DEV WAV                     a write the VideoCore cannot take, then the
+ *                                              stream prepared again plays WAV (S16 stereo
+ *                                              48 kHz): see torn()
  *   pcm-check wav FILE BITS CHANNELS RATE FRAMES SEED   writes a WAV of pseudo-random samples
  *   pcm-check same WAV CAPTURE                 the capture is the WAV's data followed by at most
  *                                              one period of silence (aplay pads its last period)
@@ -312,6 +315,73 @@ static int position(int fd, int bits, int ch, int rate, int seconds, const char 
 	return 0;
 }
 
+static unsigned char *slurp(const char *path, long *len);
+
+/* Waits for a line on stdin (the plan's go-ahead). */
+static int await_line(void)
+{
+	char line[16];
+
+	return fgets(line, sizeof(line), stdin) != NULL;
+}
+
+/*
+ * S16 stereo 48 kHz prepared; "prepared" is printed and a line awaited (the plan stops the
+ * VideoCore). A whole buffer is written, which must fail (the driver's queue times out
+ * midway through its DATA messages); "write failed" is printed and a line awaited (the plan
+ * resumes the VideoCore). The stream is then prepared again and plays WAV's data; the plan
+ * compares the capture with it.
+ */
+static int torn(int fd, const char *wavpath)
+{
+	long wl, done = 0, frames, fb = 4;
+	unsigned char *w = slurp(wavpath, &wl), *zero;
+	unsigned int buffer;
+	struct snd_xferi x;
+
+	if (!w || wl < 44)
+		return fail(wavpath);
+	buffer = setup(fd, 16, 2, 48000);
+	if (!buffer)
+		return 1;
+	zero = calloc(buffer, fb);
+	if (!zero)
+		return fail("calloc");
+	printf("prepared (buffer %u frames)\n", buffer);
+	fflush(stdout);
+	if (!await_line())
+		return fail("stdin");
+	x.buf = zero;
+	x.frames = buffer;
+	x.result = 0;
+	if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) == 0) {
+		fprintf(stderr, "pcm-check: %ld frames written to a stopped VideoCore\n",
+			(long)x.result);
+		return 1;
+	}
+	printf("write failed: %s\n", strerror(errno));
+	fflush(stdout);
+	if (!await_line())
+		return fail("stdin");
+	if (ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
+		return fail("PREPARE after the failed write");
+	frames = (wl - 44) / fb;
+	while (done < frames) {
+		x.buf = w + 44 + done * fb;
+		x.frames = frames - done;
+		x.result = 0;
+		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0)
+			return fail("WRITEI_FRAMES after the new PREPARE");
+		done += x.result;
+	}
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DRAIN) < 0)
+		return fail("DRAIN");
+	printf("torn: the write failed, the stream prepared again played %ld frames\n", done);
+	free(zero);
+	free(w);
+	return 0;
+}
+
 static void le(FILE *f, unsigned int v, int n)
 {
 	while (n--) {
@@ -428,13 +498,15 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "stall"))
 		return stall(fd);
+	if (!strcmp(argv[1], "torn") && argc == 4)
+		return torn(fd, argv[3]);
 	if (!strcmp(argv[1], "position") && argc == 8)
 		return position(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
 				argv[7]);
 usage:
 	fprintf(stderr, "usage: pcm-check limits|stall DEV |\n"
 		"       play DEV BITS CHANNELS RATE FRAMES [PERIODS PERIOD_US] |\n"
-		"       position DEV BITS CHANNELS RATE SECONDS AUDS |\n"
+		"       position DEV BITS CHANNELS RATE SECONDS AUDS | torn DEV WAV |\n"
 		"       wav FILE BITS CHANNELS RATE FRAMES SEED | same WAV CAPTURE\n");
 	return 2;
 }
