@@ -59,7 +59,7 @@ t_run "$DEV appears again" wait_dev
 # The functional test: each iteration runs one slice of the fun2 alignment sweep (1/40 in
 # check: plan core crosses every alignment with every size class through kernel buffers;
 # soak's 20 iterations of 1/20 cover the whole sweep through user pages).
-n=$(sized 3 20)
+n=$(sized 2 20)
 slice=$(sized 40 20)
 tools "-f $n --fun2-slice $slice" -f "$n" --fun2-slice "$slice"
 n=$(sized 5 100)
