@@ -44,6 +44,8 @@ struct State {
     result: Option<i32>,
     /// The service closed (the VideoCore's side or an unbinding core).
     closed: bool,
+    /// A write was torn ([`Link::torn`]): the stream cannot start again before a prepare.
+    torn: bool,
 }
 
 /// What the requests share, under [`Link::io`].
@@ -63,6 +65,35 @@ struct Io {
 }
 
 impl Io {
+    /// Sends the PCM of the WRITE just sent, in DATA messages; [`Io::owed`] counts what did
+    /// not go.
+    fn send_pcm(&mut self, svc: ServiceRef<'_>, data: &PcmData) -> Result {
+        let len = u32::try_from(data.len()).map_err(|_| EINVAL)?;
+        // From here the VideoCore takes the next `len` bytes as PCM.
+        self.owed = len;
+        let mut off = 0;
+        while off < data.len() {
+            let n = (data.len() - off).min(usize::from(MAX_PACKET));
+            let chunk = self.buf.get_mut(..n).ok_or(EINVAL)?;
+            data.copy_to(off, chunk)?;
+            svc.queue(&[chunk])?;
+            self.owed -= n as u32;
+            off += n;
+        }
+        Ok(())
+    }
+
+    /// Sends the PCM of the WRITE just sent in one bulk transfer, which the VideoCore's bulk
+    /// receive of the same size matches (or aborts: then nothing of it plays).
+    fn send_bulk(&mut self, svc: ServiceRef<'_>, data: &PcmData) -> Result {
+        let chunk = self.buf.get_mut(..data.len()).ok_or(EINVAL)?;
+        data.copy_to(0, chunk)?;
+        svc.bulk_transmit_blocking(chunk).map_err(|e| {
+            pr_err!("failed on {} bytes transfer: {:?}\n", data.len(), e);
+            EIO
+        })
+    }
+
     /// Sends what is owed of a torn WRITE ([`Io::owed`]) as silence, in DATA messages.
     fn settle(&mut self, svc: ServiceRef<'_>) -> Result {
         while self.owed > 0 {
@@ -136,6 +167,7 @@ impl Link {
                         waiting: false,
                         result: None,
                         closed: false,
+                        torn: false,
                     },
                     "snd_bcm2835::Link::state"
                 ),
@@ -304,6 +336,18 @@ impl Link {
         r
     }
 
+    /// A WRITE's PCM did not all go: the VideoCore will play what went and the silence owed,
+    /// `len` bytes as counted in `inflight`, while ALSA's position, which the failed write did
+    /// not move, will not match. The stream stops with XRUN; prepare's STOP drops them.
+    fn torn(&self) {
+        let mut st = self.state.lock();
+        st.running = false;
+        st.torn = true;
+        if let Some(n) = &st.notifier {
+            n.xrun();
+        }
+    }
+
     /// CONTROL with `volume` and route `dest`, waited for.
     fn control(&self, io: &mut Io, svc: ServiceRef<'_>, (volume, dest): (u32, u32)) -> Result {
         self.request(io, svc, &msg::encode(Kind::Control, &[volume, dest]), true)
@@ -458,6 +502,7 @@ impl PcmStream for Stream {
             st.pos = 0;
             st.period_off = 0;
             st.inflight = 0;
+            st.torn = false;
         }
         let channels = if self.spdif && self.chip.nonaudio() {
             0
@@ -481,7 +526,14 @@ impl PcmStream for Stream {
 
     fn trigger(&self, start: bool) -> Result {
         let mut io = self.link.io.lock();
-        self.link.state.lock().running = start;
+        {
+            let mut st = self.link.state.lock();
+            // Also before ALSA has taken the XRUN of a torn write.
+            if start && st.torn {
+                return Err(EPIPE);
+            }
+            st.running = start;
+        }
         if start {
             self.link
                 .request(&mut io, self.svc(), &msg::encode(Kind::Start, &[0]), false)
@@ -508,34 +560,26 @@ impl PcmStream for Stream {
         }
         let svc = self.svc();
         let max_packet = if self.data_mode { MAX_PACKET } else { 0 };
-        let r = (|| -> Result {
-            self.link
-                .request(&mut io, svc, &msg::write(len, max_packet), false)?;
+        let header = self
+            .link
+            .request(&mut io, svc, &msg::write(len, max_packet), false);
+        let sent = header.is_ok();
+        let r = header.and_then(|()| {
             io.queued = true;
             if self.data_mode {
-                // From here the VideoCore takes the next `len` bytes as PCM.
-                io.owed = len;
-                let mut off = 0;
-                while off < data.len() {
-                    let n = (data.len() - off).min(usize::from(MAX_PACKET));
-                    let chunk = io.buf.get_mut(..n).ok_or(EINVAL)?;
-                    data.copy_to(off, chunk)?;
-                    svc.queue(&[chunk])?;
-                    io.owed -= n as u32;
-                    off += n;
-                }
-                return Ok(());
+                io.send_pcm(svc, data)
+            } else {
+                io.send_bulk(svc, data)
             }
-            let chunk = io.buf.get_mut(..data.len()).ok_or(EINVAL)?;
-            data.copy_to(0, chunk)?;
-            svc.bulk_transmit_blocking(chunk).map_err(|e| {
-                pr_err!("failed on {} bytes transfer: {:?}\n", len, e);
-                EIO
-            })
-        })();
-        if r.is_err() {
-            let mut st = self.link.state.lock();
-            st.inflight = st.inflight.saturating_sub(len);
+        });
+        match r {
+            Err(_) if sent && self.data_mode => self.link.torn(),
+            // Nothing of it will play: no WRITE, or an aborted bulk.
+            Err(_) => {
+                let mut st = self.link.state.lock();
+                st.inflight = st.inflight.saturating_sub(len);
+            }
+            Ok(()) => {}
         }
         r
     }

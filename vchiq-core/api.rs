@@ -294,11 +294,13 @@ impl VchiqState {
     }
 
     /// Queues a DATA message, waiting for slots or quota if needed, for at most
-    /// [`REPLY_TIMEOUT_MS`](crate::state::REPLY_TIMEOUT_MS) (`ETIMEDOUT`). Unless `interruptible`, no signal ends the wait: a
-    /// kernel client's message is often one of a sequence that the VideoCore must receive
-    /// whole (a header and its data, or the FREE of memory it still maps), and mainline's
-    /// kernel API does not return on a signal either. `/dev/vchiq` queues interruptibly
-    /// (`EINTR`), for the process it acts for.
+    /// [`REPLY_TIMEOUT_MS`](crate::state::REPLY_TIMEOUT_MS) (`ETIMEDOUT`). Unless
+    /// `interruptible`, no signal ends the wait, not even a fatal one: a kernel client's
+    /// message is often one of a sequence that the VideoCore must receive whole (a header and
+    /// its data, or the FREE of memory it still maps), sent by a process that may be being
+    /// killed. (Mainline 7.3's slot wait ends on any signal, its quota waits on a fatal one,
+    /// and it has no timeout.) `/dev/vchiq` queues interruptibly (`EINTR`), for the process it
+    /// acts for.
     pub(crate) fn queue_message_as(
         &self,
         handle: Handle,

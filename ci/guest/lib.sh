@@ -43,6 +43,18 @@ t_fail() {
 	say "not ok $1 # $2 ($T_TOOK s)"
 }
 
+# wait_until SECONDS CMD...: CMD succeeds within SECONDS, tried every 0.1 s (what a plan waits
+# for, rather than a fixed sleep that assumes the machine's speed).
+wait_until() {
+	local n=$(($1 * 10))
+	shift
+	until "$@"; do
+		[ $n -le 0 ] && return 1
+		sleep 0.1
+		n=$((n - 1))
+	done
+}
+
 # t_run NAME CMD...: runs CMD with its output on the console; ok when it exits 0.
 t_run() {
 	local name=$1

@@ -187,21 +187,21 @@ knob auds_version 2
 # earlier configuration left unplayed played before the new data. Here the VideoCore is
 # stopped while a whole buffer is written (33 DATA messages: the write fails after the 5 s
 # queue timeout), then resumed; the same stream, prepared again, plays a WAV exactly.
+# Found by review: a torn write left the stream startable, and took its whole length off the
+# bytes in flight though what went (and the silence owed) still plays: a stream started without
+# a new prepare (a quarter buffer written, then the torn half, then START) played all of it
+# (the capture began with it, and the COMPLETEs could outrun the count: bad_counts). Now the
+# tear ends the stream with XRUN: START is refused until the next prepare.
 # until_out FILE WORD: FILE contains WORD within 30 s.
-until_out() {
-	local i=0
-	until grep -q "$2" "$1"; do
-		[ $i -ge 300 ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
+until_out() { wait_until 30 grep -q "$2" "$1"; }
+# torn [start]
 torn() {
-	local pid rc=0
+	local pid rc=0 bad
+	bad=$(cat $ODD/bad_counts)
 	wav $W/torn.wav 16 2 48000 9600
 	rm -f $W/torn.in
 	mkfifo $W/torn.in
-	pcm-check torn "$PCM" $W/torn.wav <$W/torn.in >$W/torn.out 2>&1 &
+	pcm-check torn "$PCM" $W/torn.wav "$@" <$W/torn.in >$W/torn.out 2>&1 &
 	pid=$!
 	exec 5>$W/torn.in
 	if until_out $W/torn.out prepared; then
@@ -218,9 +218,11 @@ torn() {
 	wait $pid || rc=1
 	knob stop 0
 	cat $W/torn.out >/dev/console
+	[ "$(cat $ODD/bad_counts)" = "$bad" ] || { say "COMPLETEs beyond what was written: $bad -> $(cat $ODD/bad_counts)"; rc=1; }
 	[ $rc = 0 ] && same $W/torn.wav "$(newest)" >/dev/console 2>&1
 }
 t_run "a write torn by a stalled VideoCore; prepared again, the stream plays exactly" torn
+t_run "a torn write ends the stream: START refused, no COMPLETE beyond the count; prepared again, exact" torn start
 
 # The mixer: amixer's values reach the simulator (§6.2).
 play_quiet() { wav $W/q.wav 16 2 48000 2400 && aplay -q -D $DEV $W/q.wav; }

@@ -47,16 +47,14 @@ ktest close
 # Close from the VideoCore's side, while the client waits.
 remote_close() {
 	(echo remote-close >$KT/run) &
-	local pid=$! i=0
+	local pid=$! rc=0
 	# The VideoCore closes once the echo reply reached the client: a close_open taken before
 	# the open closes nothing (a fixed 2 s wait assumed the machine's speed).
-	until grep -q "^service .*: Open .*messages [1-9]" $CORE/state; do
-		[ $i -ge 300 ] && { say "the echo service got no reply within 30 s"; break; }
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_until 30 grep -q "^service .*: Open .*messages [1-9]" $CORE/state ||
+		{ say "the echo service got no reply within 30 s"; rc=1; }
 	echo 1 >$SIM/close_open
-	wait $pid
+	wait $pid || rc=1
+	return $rc
 }
 t_run "ktest remote-close (the VideoCore closes the service)" remote_close
 cat $KT/result >/dev/console

@@ -222,18 +222,20 @@ t_run "ktest bulk-signal (a signal does not end a safe blocking bulk)" bulk_sign
 # the writer is signalled during the wait, then the VideoCore resumes: every message queued.
 # /dev/vchiq's queue (interruptible) must end at the signal instead.
 stalls() { awk '/^stalls:/ { print $3 + $5 + $7 }' $CORE/state; }
+stalls_above() { [ "$(stalls)" -gt "$1" ]; }
 # queue_signal [interruptible]
 queue_signal() {
-	local pid before i=0 rc=0
+	local pid before rc=0
 	before=$(stalls)
 	echo 1 >$SIM/stop
 	(trap 'say "writer: signal caught"' USR1; echo stash-queue-signal "$@" >$KT/run) 2>/dev/null &
 	pid=$!
-	until [ "$(stalls)" -gt "$before" ]; do
-		[ $i -ge 200 ] && { say "the queue did not wait"; break; }
-		sleep 0.05
-		i=$((i + 1))
-	done
+	if ! wait_until 10 stalls_above "$before"; then
+		say "the queue did not wait within 10 s"
+		echo 0 >$SIM/stop
+		wait $pid
+		return 1
+	fi
 	kill -USR1 $pid
 	sleep 0.5
 	echo 0 >$SIM/stop

@@ -446,8 +446,9 @@ impl ServiceRef<'_> {
     }
 
     /// Sends a message made of `parts` (at most [`MAX_MSG_SIZE`] bytes in all). No signal ends
-    /// the wait for room, so a sequence of messages is sent whole even by a process being
-    /// killed; `ETIMEDOUT` after vchiq-core's reply timeout without room.
+    /// the wait for room, not even a fatal one, so a process being killed still sends the rest
+    /// of a sequence; `ETIMEDOUT` after vchiq-core's reply timeout (5 s) without room, which a
+    /// client sending a sequence must still expect midway.
     pub(crate) fn queue(&self, parts: &[&[u8]]) -> Result {
         self.queue_as(parts, false)
     }

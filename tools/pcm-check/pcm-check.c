@@ -16,7 +16,7 @@
  *                                              the simulated VideoCore reported played (the
  *                                              newest connection's completed= in the debugfs
  *                                              file AUDS); prints the error (make bench)
- *   pcm-check torn DEV WAV                     a write the VideoCore cannot take, then the
+ *   pcm-check torn DEV WAV [start]             a write the VideoCore cannot take, then the
  *                                              stream prepared again plays WAV (S16 stereo
  *                                              48 kHz): see torn()
  *   pcm-check wav FILE BITS CHANNELS RATE FRAMES SEED   writes a WAV of pseudo-random samples
@@ -325,14 +325,34 @@ static int await_line(void)
 	return fgets(line, sizeof(line), stdin) != NULL;
 }
 
+/* The stream starts only once its whole buffer is written, as aplay's (ALSA's default: a frame). */
+static int start_when_full(int fd, unsigned int buffer)
+{
+	struct snd_pcm_sw_params sw;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.period_step = 1;
+	sw.avail_min = 1;
+	sw.xfer_align = 1;
+	sw.start_threshold = buffer;
+	sw.stop_threshold = buffer;
+	return ioctl(fd, SNDRV_PCM_IOCTL_SW_PARAMS, &sw);
+}
+
 /*
  * S16 stereo 48 kHz prepared; "prepared" is printed and a line awaited (the plan stops the
  * VideoCore). A whole buffer is written, which must fail (the driver's queue times out
  * midway through its DATA messages); "write failed" is printed and a line awaited (the plan
  * resumes the VideoCore). The stream is then prepared again and plays WAV's data; the plan
  * compares the capture with it.
+ *
+ * With START: the stream starts only when its buffer is full (as aplay's), a quarter of a
+ * buffer is written before the VideoCore stops and half a buffer fails; then, instead of a
+ * new prepare, START: the driver must refuse it (the torn write ended the stream with XRUN),
+ * or, had it been taken, the VideoCore plays what went of the torn write too, beyond what
+ * the driver counts as written (the plan checks bad_counts). Then prepare and WAV as above.
  */
-static int torn(int fd, const char *wavpath)
+static int torn(int fd, const char *wavpath, int start)
 {
 	long wl, done = 0, frames, fb = 4;
 	unsigned char *w = slurp(wavpath, &wl), *zero;
@@ -347,12 +367,20 @@ static int torn(int fd, const char *wavpath)
 	zero = calloc(buffer, fb);
 	if (!zero)
 		return fail("calloc");
+	x.buf = zero;
+	if (start) {
+		if (start_when_full(fd, buffer) < 0)
+			return fail("SW_PARAMS");
+		x.frames = buffer / 4;
+		x.result = 0;
+		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0)
+			return fail("WRITEI_FRAMES (a quarter)");
+	}
 	printf("prepared (buffer %u frames)\n", buffer);
 	fflush(stdout);
 	if (!await_line())
 		return fail("stdin");
-	x.buf = zero;
-	x.frames = buffer;
+	x.frames = start ? buffer / 2 : buffer;
 	x.result = 0;
 	if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) == 0) {
 		fprintf(stderr, "pcm-check: %ld frames written to a stopped VideoCore\n",
@@ -363,6 +391,13 @@ static int torn(int fd, const char *wavpath)
 	fflush(stdout);
 	if (!await_line())
 		return fail("stdin");
+	if (start) {
+		if (ioctl(fd, SNDRV_PCM_IOCTL_START) < 0)
+			printf("start refused: %s\n", strerror(errno));
+		else
+			printf("started\n");
+		sleep(1);
+	}
 	if (ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
 		return fail("PREPARE after the failed write");
 	frames = (wl - 44) / fb;
@@ -498,15 +533,15 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "stall"))
 		return stall(fd);
-	if (!strcmp(argv[1], "torn") && argc == 4)
-		return torn(fd, argv[3]);
+	if (!strcmp(argv[1], "torn") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "start"))))
+		return torn(fd, argv[3], argc == 5);
 	if (!strcmp(argv[1], "position") && argc == 8)
 		return position(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
 				argv[7]);
 usage:
 	fprintf(stderr, "usage: pcm-check limits|stall DEV |\n"
 		"       play DEV BITS CHANNELS RATE FRAMES [PERIODS PERIOD_US] |\n"
-		"       position DEV BITS CHANNELS RATE SECONDS AUDS | torn DEV WAV |\n"
+		"       position DEV BITS CHANNELS RATE SECONDS AUDS | torn DEV WAV [start] |\n"
 		"       wav FILE BITS CHANNELS RATE FRAMES SEED | same WAV CAPTURE\n");
 	return 2;
 }
