@@ -61,9 +61,13 @@ pub(crate) struct Hardware {
     pub(crate) period_bytes_step: u32,
     /// Shortest period, in microseconds.
     pub(crate) period_time_min_us: u32,
+    /// How long a write waits for a period at least, in milliseconds, before ALSA fails it
+    /// with `EIO` (`substream->wait_time`; ALSA's own is 1.1 buffer times, at least 100 ms,
+    /// and the longer of the two applies). A drain's wait is ALSA's alone.
+    pub(crate) period_wait_min_ms: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<Hardware>() == 12 * 4);
+const _: () = assert!(core::mem::size_of::<Hardware>() == 13 * 4);
 
 /// The configuration a stream is prepared with (`struct snd_rs_format`).
 #[repr(C)]

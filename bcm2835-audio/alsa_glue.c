@@ -43,7 +43,11 @@ struct snd_rs_pcm_hw {
 	u32 periods_max;
 	u32 period_bytes_step;
 	u32 period_time_min_us;
+	u32 period_wait_min_ms;	/* see alsa.rs */
 };
+
+/* The layout alsa.rs asserts for `Hardware`, checked here too. */
+static_assert(sizeof(struct snd_rs_pcm_hw) == 13 * sizeof(u32));
 
 #define SND_RS_FMT_U8		BIT(0)
 #define SND_RS_FMT_S16_LE	BIT(1)
@@ -95,6 +99,7 @@ struct snd_rs_pcm {
 	struct snd_pcm_hardware hw;
 	u32 period_bytes_step;
 	u32 period_time_min_us;
+	u32 period_wait_min_ms;
 	const struct snd_rs_pcm_ops *ops;
 	void *priv;
 	struct snd_rs_reports reports;
@@ -304,6 +309,12 @@ static int snd_rs_pcm_prepare(struct snd_pcm_substream *substream)
 	ret = s->ops->prepare(s->priv, &fmt);
 	if (ret)
 		return ret;
+	/*
+	 * How long a write waits for room before ALSA fails it with EIO: its own 1.1 buffer
+	 * times (wait_for_avail()), but at least period_wait_min_ms.
+	 */
+	substream->wait_time = max_t(long, div_u64((u64)runtime->buffer_size * 1100, runtime->rate),
+				     s->pcm->period_wait_min_ms);
 	memset(&s->ind, 0, sizeof(s->ind));
 	s->ind.hw_buffer_size = fmt.buffer_bytes;
 	s->ind.sw_buffer_size = fmt.buffer_bytes;
@@ -411,6 +422,7 @@ int snd_rs_pcm_new(struct snd_card *card, const char *name, int device, int subs
 		p->hw.formats |= SNDRV_PCM_FMTBIT_S16_LE;
 	p->period_bytes_step = hw->period_bytes_step;
 	p->period_time_min_us = hw->period_time_min_us;
+	p->period_wait_min_ms = hw->period_wait_min_ms;
 	p->ops = ops;
 	p->priv = priv;
 

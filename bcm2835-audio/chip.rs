@@ -20,6 +20,13 @@ use kernel::sync::{Arc, Mutex};
 pub(crate) const MAX_SUBSTREAMS: u32 = 8;
 /// The ALSA buffer of a substream at most (and the bulk bounce buffer).
 pub(crate) const BUFFER_BYTES: u32 = 128 * 1024;
+/// How long a write waits for a period at least, in milliseconds. Periods are COMPLETE
+/// messages through vchiq-core's callback thread, not interrupts: a busy ARM may hold them back
+/// for longer than ALSA's own wait (1.1 buffer times, at least 100 ms: 100 ms at 192 kHz 8ch
+/// U8, whose largest buffer is 85 ms), and a write then failed with `EIO` where the stream
+/// would have gone on (or underrun, which the player recovers from). A VideoCore that reports
+/// nothing still ends a write in this time.
+pub(crate) const PERIOD_WAIT_MIN_MS: u32 = 2000;
 
 /// Control ids.
 pub(crate) const CTL_VOLUME: u32 = 0;
@@ -54,6 +61,7 @@ pub(crate) const PCM_HW: Hardware = Hardware {
     periods_max: 128,
     period_bytes_step: 16,
     period_time_min_us: 10_000,
+    period_wait_min_ms: PERIOD_WAIT_MIN_MS,
 };
 
 /// The IEC958 PCM's hardware: S16_LE stereo at 44.1 or 48 kHz.
