@@ -37,6 +37,8 @@ struct State {
     period_off: u32,
     /// Bytes written and not yet reported played.
     inflight: u32,
+    /// Bytes played since ALSA last read the position ([`State::position`]).
+    unseen: u32,
     /// Between START and STOP (or an XRUN).
     running: bool,
     /// A request waits for its RESULT; the RESULT once it came.
@@ -46,6 +48,29 @@ struct State {
     closed: bool,
     /// A write was torn ([`Link::torn`]): the stream cannot start again before a prepare.
     torn: bool,
+}
+
+impl State {
+    /// The position ALSA reads, in bytes. ALSA (and its indirect-PCM helper) take a position
+    /// as progress modulo the buffer, so a whole buffer played between two reads would read as
+    /// nothing played: the application would wait for room that never comes, until its write
+    /// fails with EIO. That happens when the COMPLETEs of a whole buffer reach the ARM at once
+    /// (a VideoCore that caught up, a callback thread held back) soon after a read. Then the
+    /// last period is held back: this read reports one period less, and the period report
+    /// asked for here makes ALSA read again and take the rest.
+    fn position(&mut self) -> u32 {
+        if self.buffer == 0 || self.unseen < self.buffer {
+            self.unseen = 0;
+            return self.pos;
+        }
+        // `prepare` took `period` < `buffer` (at least two periods, chip.rs).
+        let held = self.period.min(self.buffer / 2);
+        self.unseen = held;
+        if let Some(n) = &self.notifier {
+            n.period_elapsed();
+        }
+        (self.pos + self.buffer - held) % self.buffer
+    }
 }
 
 /// What the requests share, under [`Link::io`].
@@ -163,6 +188,7 @@ impl Link {
                         pos: 0,
                         period_off: 0,
                         inflight: 0,
+                        unseen: 0,
                         running: false,
                         waiting: false,
                         result: None,
@@ -251,6 +277,7 @@ impl Link {
             return;
         }
         st.inflight -= count_bytes;
+        st.unseen = st.unseen.saturating_add(count_bytes);
         st.pos = (st.pos + count_bytes) % st.buffer;
         st.period_off += count_bytes;
         // Only a period boundary is reported. ALSA takes every period-elapsed report as one
@@ -502,6 +529,7 @@ impl PcmStream for Stream {
             st.pos = 0;
             st.period_off = 0;
             st.inflight = 0;
+            st.unseen = 0;
             st.torn = false;
         }
         let channels = if self.spdif && self.chip.nonaudio() {
@@ -585,7 +613,7 @@ impl PcmStream for Stream {
     }
 
     fn pointer(&self) -> u32 {
-        self.link.state.lock().pos
+        self.link.state.lock().position()
     }
 }
 

@@ -19,6 +19,10 @@
  *   pcm-check torn DEV WAV [start]             a write the VideoCore cannot take, then the
  *                                              stream prepared again plays WAV (S16 stereo
  *                                              48 kHz): see torn()
+ *   pcm-check wavplay DEV WAV                  plays WAV as aplay does, but drains without ALSA's
+ *                                              drain timeout: see wavplay()
+ *   pcm-check wrap DEV HOLD ROUNDS             a whole buffer played between two reads of the
+ *                                              position, ROUNDS times: see wrap()
  *   pcm-check wav FILE BITS CHANNELS RATE FRAMES SEED   writes a WAV of pseudo-random samples
  *   pcm-check same WAV CAPTURE                 the capture is the WAV's data followed by at most
  *                                              one period of silence (aplay pads its last period)
@@ -117,6 +121,8 @@ static int limits(int fd)
 
 /* play's optional PERIODS and PERIOD_US: the buffer's shape, when not 0. */
 static unsigned int want_periods, want_period_us;
+/* Ranges instead of exact values (0: none): the kernel picks the shortest period in them. */
+static unsigned int want_period_us_min, want_buffer_bytes_max;
 
 /* Configures interleaved BITS/CHANNELS/RATE; returns the buffer size in frames or 0. */
 static unsigned int setup(int fd, int bits, int ch, int rate)
@@ -134,6 +140,10 @@ static unsigned int setup(int fd, int bits, int ch, int rate)
 		set_int(&p, SNDRV_PCM_HW_PARAM_PERIODS, want_periods);
 	if (want_period_us)
 		set_int(&p, SNDRV_PCM_HW_PARAM_PERIOD_TIME, want_period_us);
+	if (want_period_us_min)
+		interval(&p, SNDRV_PCM_HW_PARAM_PERIOD_TIME)->min = want_period_us_min;
+	if (want_buffer_bytes_max)
+		interval(&p, SNDRV_PCM_HW_PARAM_BUFFER_BYTES)->max = want_buffer_bytes_max;
 	if (ioctl(fd, SNDRV_PCM_IOCTL_HW_PARAMS, &p) < 0) {
 		fail("HW_PARAMS");
 		return 0;
@@ -417,6 +427,90 @@ static int torn(int fd, const char *wavpath, int start)
 	return 0;
 }
 
+/* Writes VALUE to the simulator's knob file PATH. */
+static int knob(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+/*
+ * A whole buffer played between two reads of the position, ROUNDS times. S16 stereo 48 kHz
+ * in two 10 ms periods, started full; the simulator's doorbell is held (HOLD, its hold knob)
+ * while the VideoCore plays the whole buffer, then the COMPLETEs reach the ARM as one batch
+ * while the position is read every 2 ms (each read is "recent" for ALSA's check of a late
+ * period report). The driver's position modulo the buffer is then where it was: unless the
+ * driver reports the progress, ALSA sees nothing played and the stream stands still with a
+ * full buffer. Every frame was played, so within 2 s ALSA must find the stream underrun
+ * (EPIPE: the stop threshold is the buffer); every round is played, and the ones that stood
+ * still are counted.
+ */
+static int wrap(int fd, const char *hold, int rounds)
+{
+	snd_pcm_sframes_t d = 0;
+	struct snd_xferi x;
+	unsigned int buffer;
+	unsigned char *zero;
+	int round, ended, still = 0;
+	double t;
+
+	want_periods = 2;
+	want_period_us = 10000;
+	buffer = setup(fd, 16, 2, 48000);
+	if (!buffer)
+		return 1;
+	if (start_when_full(fd, buffer) < 0)
+		return fail("SW_PARAMS");
+	zero = calloc(buffer, 4);
+	if (!zero)
+		return fail("calloc");
+	for (round = 1; round <= rounds; round++) {
+		if (round > 1 && ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
+			return fail("PREPARE");
+		if (knob(hold, "100000") < 0)
+			return fail(hold);
+		x.buf = zero;
+		x.frames = buffer;
+		x.result = 0;
+		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0)
+			return fail("WRITEI_FRAMES");
+		/* The VideoCore plays the 20 ms; its COMPLETEs wait for the doorbell. */
+		usleep(300000);
+		if (knob(hold, "0") < 0)
+			return fail(hold);
+		ended = 0;
+		for (t = now(); !ended && now() - t < 2; usleep(2000)) {
+			if (ioctl(fd, SNDRV_PCM_IOCTL_DELAY, &d) < 0)
+				ended = errno;
+		}
+		if (ended && ended != EPIPE) {
+			errno = ended;
+			free(zero);
+			return fail("DELAY");
+		}
+		if (!ended) {
+			fprintf(stderr,
+				"pcm-check: round %d: the stream stood still for 2 s with every frame played (delay %ld of %u)\n",
+				round, (long)d, buffer);
+			still++;
+			ioctl(fd, SNDRV_PCM_IOCTL_DROP);
+		}
+	}
+	free(zero);
+	if (still) {
+		fprintf(stderr, "pcm-check: wrap: %d of %d rounds stood still\n", still, rounds);
+		return 1;
+	}
+	printf("wrap: %d rounds, each buffer played between two reads was seen played\n", rounds);
+	return 0;
+}
+
 static void le(FILE *f, unsigned int v, int n)
 {
 	while (n--) {
@@ -475,6 +569,110 @@ static unsigned char *slurp(const char *path, long *len)
 	fclose(f);
 	*len = n;
 	return b;
+}
+
+static unsigned int le_at(const unsigned char *b, int n)
+{
+	unsigned int v = 0;
+
+	while (n--)
+		v = v << 8 | b[n];
+	return v;
+}
+
+/* Writes FRAMES from BUF, recovering from underruns (EPIPE) with PREPARE as aplay does. */
+static int write_all(int fd, const unsigned char *buf, long frames, long fb)
+{
+	struct snd_xferi x;
+	long done = 0;
+
+	while (done < frames) {
+		x.buf = (void *)(buf + done * fb);
+		x.frames = frames - done;
+		x.result = 0;
+		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) == 0) {
+			done += x.result;
+			continue;
+		}
+		if (errno != EPIPE)
+			return fail("WRITEI_FRAMES");
+		if (ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
+			return fail("PREPARE after an underrun");
+	}
+	return 0;
+}
+
+/* A non-blocking DRAIN, then STATUS until the stream is SETUP (drained), at most 60 s. */
+static int drain(int fd)
+{
+	struct snd_pcm_status st;
+	double t = now();
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return fail("O_NONBLOCK");
+	if (ioctl(fd, SNDRV_PCM_IOCTL_DRAIN) < 0 && errno != EAGAIN)
+		return fail("DRAIN");
+	for (;;) {
+		memset(&st, 0, sizeof(st));
+		if (ioctl(fd, SNDRV_PCM_IOCTL_STATUS, &st) < 0)
+			return fail("STATUS");
+		if (st.state != SNDRV_PCM_STATE_DRAINING)
+			break;
+		if (now() - t > 60) {
+			fprintf(stderr, "pcm-check: still draining after 60 s\n");
+			return 1;
+		}
+		usleep(10000);
+	}
+	if (st.state != SNDRV_PCM_STATE_SETUP) {
+		fprintf(stderr, "pcm-check: the drain ended in state %d\n", (int)st.state);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Plays WAV (a 44-byte header, as `wav` writes) as aplay does: up to 0.5 s or 128 KiB of
+ * buffer in 4 periods, started when the buffer is full, an underrun recovered with PREPARE.
+ * The drain does not use ALSA's drain timeout (1.1 buffer times, at least 100 ms without a
+ * period, which a driver cannot change): with the fastest streams' buffers (43 ms at 192 kHz
+ * 8ch S16) a guest the host starves ends aplay's drain early, and the capture is short. The
+ * drain here is non-blocking and its end polled (at most 60 s).
+ */
+static int wavplay(int fd, const char *wavpath)
+{
+	long wl, fb, bps;
+	unsigned char *w = slurp(wavpath, &wl);
+	unsigned int buffer, ch, rate, bits;
+	int r;
+
+	if (!w || wl < 44)
+		return fail(wavpath);
+	ch = le_at(w + 22, 2);
+	rate = le_at(w + 24, 4);
+	bits = le_at(w + 34, 2);
+	fb = (long)ch * bits / 8;
+	if (!fb || !rate || (bits != 8 && bits != 16)) {
+		fprintf(stderr, "pcm-check: %s: not a WAV of ours\n", wavpath);
+		return 2;
+	}
+	bps = fb * rate;
+	want_periods = 4;
+	want_buffer_bytes_max = bps / 2 < 131072 ? bps / 2 : 131072;
+	/* A little under a quarter of that: the kernel takes the shortest period that fits. */
+	want_period_us_min = (unsigned int)(want_buffer_bytes_max / 4 * 900000LL / bps);
+	buffer = setup(fd, bits, ch, rate);
+	if (!buffer)
+		return 1;
+	if (start_when_full(fd, buffer) < 0)
+		return fail("SW_PARAMS");
+	r = write_all(fd, w + 44, (wl - 44) / fb, fb);
+	if (!r)
+		r = drain(fd);
+	if (!r)
+		printf("wavplay: %ld frames (buffer %u frames)\n", (wl - 44) / fb, buffer);
+	free(w);
+	return r;
 }
 
 static int same(const char *wavpath, const char *cappath)
@@ -538,10 +736,15 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "position") && argc == 8)
 		return position(fd, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
 				argv[7]);
+	if (!strcmp(argv[1], "wavplay") && argc == 4)
+		return wavplay(fd, argv[3]);
+	if (!strcmp(argv[1], "wrap") && argc == 5)
+		return wrap(fd, argv[3], atoi(argv[4]));
 usage:
 	fprintf(stderr, "usage: pcm-check limits|stall DEV |\n"
 		"       play DEV BITS CHANNELS RATE FRAMES [PERIODS PERIOD_US] |\n"
 		"       position DEV BITS CHANNELS RATE SECONDS AUDS | torn DEV WAV [start] |\n"
+		"       wavplay DEV WAV | wrap DEV HOLD ROUNDS |\n"
 		"       wav FILE BITS CHANNELS RATE FRAMES SEED | same WAV CAPTURE\n");
 	return 2;
 }
