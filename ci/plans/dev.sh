@@ -259,21 +259,26 @@ if [ -x /bin/vchiq-test32 ]; then t_run "vchiq-test32 --client-id (compat)" vchi
 
 # Finding 9: a killed process's close waits the full reply timeout (5 s, whatever HZ is) for
 # a VideoCore that does not answer, once, and still sends every service its CLOSE: when the
-# VideoCore resumes, all of echo's 8 listeners are free again.
+# VideoCore resumes, all of echo's 8 listeners are free again. "Once" is the core's timeout
+# count (exactly one more), "the full timeout" a close of at least 4.5 s; the upper bound (60 s)
+# only catches a hang, whatever the guest's speed (it was 9 s: eight timeouts would be 40 s).
+core_timeouts() { sed -n 's/.*; timeouts \([0-9]*\);.*/\1/p' $CORE/state; }
 killed_close() {
-	local pid t0 t1 d
+	local pid t0 t1 d n0 n1
 	vchiq-test --hold 2 </dev/null >/tmp/hold.out 2>&1 &
 	pid=$!
 	until_file /tmp/hold.out ready || { say "--hold did not get ready"; cat /tmp/hold.out >/dev/console; return 1; }
+	n0=$(core_timeouts)
 	echo 1 >$SIM/stop
 	t0=$(uptime_s)
 	kill -9 $pid
 	wait $pid 2>/dev/null
 	t1=$(uptime_s)
+	n1=$(core_timeouts)
 	echo 0 >$SIM/stop
 	d=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-	say "the killed process's close took $d s"
-	awk -v d="$d" 'BEGIN { exit !(d >= 4.5 && d <= 9) }'
+	say "the killed process's close took $d s, $((n1 - n0)) reply timeouts"
+	[ $((n1 - n0)) -eq 1 ] && awk -v d="$d" 'BEGIN { exit !(d >= 4.5 && d <= 60) }'
 }
 t_run "killed process: one 5 s reply timeout" killed_close
 # The VideoCore frees the listeners as it takes the CLOSEs, at its own pace: tried for up to
@@ -293,11 +298,12 @@ t_run "unload vchiq-ktest" rmmod vchiq_ktest
 # Unloading while a process holds the device open: refused (EBUSY) or waits; it goes once
 # the process is gone.
 unload_busy() {
-	sh -c "exec 4<>$DEV && sleep 3" &
+	sh -c "exec 4<>$DEV && exec sleep 60" &
 	local holder=$! rc=0
-	sleep 1
-	if [ ! -e /proc/$holder/fd/4 ]; then
+	if ! wait_until 20 test -e /proc/$holder/fd/4; then
 		say "the holder could not open $DEV"
+		kill $holder 2>/dev/null
+		wait $holder 2>/dev/null
 		return 1
 	fi
 	if rmmod vchiq_dev 2>/dev/console; then
@@ -306,7 +312,8 @@ unload_busy() {
 	else
 		say "rmmod vchiq_dev refused while $DEV is open (expected)"
 	fi
-	wait $holder || { say "the holder failed"; rc=1; }
+	kill $holder 2>/dev/null
+	wait $holder 2>/dev/null
 	grep -q '^vchiq_dev ' /proc/modules && { rmmod vchiq_dev || rc=1; }
 	[ ! -e $DEV ] || { say "$DEV still present"; rc=1; }
 	return $rc
