@@ -41,6 +41,9 @@
 #include <unistd.h>
 #include <sound/asound.h>
 
+/* The header `wav` writes (RIFF, fmt and data chunk headers): the samples follow it. */
+#define WAV_HEADER 44
+
 static int fail(const char *what)
 {
 	fprintf(stderr, "pcm-check: %s: %s\n", what, strerror(errno));
@@ -369,7 +372,7 @@ static int torn(int fd, const char *wavpath, int start)
 	unsigned int buffer;
 	struct snd_xferi x;
 
-	if (!w || wl < 44)
+	if (!w || wl < WAV_HEADER)
 		return fail(wavpath);
 	buffer = setup(fd, 16, 2, 48000);
 	if (!buffer)
@@ -410,9 +413,9 @@ static int torn(int fd, const char *wavpath, int start)
 	}
 	if (ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
 		return fail("PREPARE after the failed write");
-	frames = (wl - 44) / fb;
+	frames = (wl - WAV_HEADER) / fb;
 	while (done < frames) {
-		x.buf = w + 44 + done * fb;
+		x.buf = w + WAV_HEADER + done * fb;
 		x.frames = frames - done;
 		x.result = 0;
 		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0)
@@ -457,7 +460,7 @@ static int wrap(int fd, const char *hold, int rounds)
 	struct snd_xferi x;
 	unsigned int buffer;
 	unsigned char *zero;
-	int round, ended, still = 0;
+	int round, ended, still = 0, r = 1;
 	double t;
 
 	want_periods = 2;
@@ -471,19 +474,27 @@ static int wrap(int fd, const char *hold, int rounds)
 	if (!zero)
 		return fail("calloc");
 	for (round = 1; round <= rounds; round++) {
-		if (round > 1 && ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
-			return fail("PREPARE");
-		if (knob(hold, "100000") < 0)
-			return fail(hold);
+		if (round > 1 && ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0) {
+			fail("PREPARE");
+			goto out;
+		}
+		if (knob(hold, "100000") < 0) {
+			fail(hold);
+			goto out;
+		}
 		x.buf = zero;
 		x.frames = buffer;
 		x.result = 0;
-		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0)
-			return fail("WRITEI_FRAMES");
+		if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0) {
+			fail("WRITEI_FRAMES");
+			goto out;
+		}
 		/* The VideoCore plays the 20 ms; its COMPLETEs wait for the doorbell. */
 		usleep(300000);
-		if (knob(hold, "0") < 0)
-			return fail(hold);
+		if (knob(hold, "0") < 0) {
+			fail(hold);
+			goto out;
+		}
 		ended = 0;
 		for (t = now(); !ended && now() - t < 2; usleep(2000)) {
 			if (ioctl(fd, SNDRV_PCM_IOCTL_DELAY, &d) < 0)
@@ -491,8 +502,8 @@ static int wrap(int fd, const char *hold, int rounds)
 		}
 		if (ended && ended != EPIPE) {
 			errno = ended;
-			free(zero);
-			return fail("DELAY");
+			fail("DELAY");
+			goto out;
 		}
 		if (!ended) {
 			fprintf(stderr,
@@ -502,13 +513,15 @@ static int wrap(int fd, const char *hold, int rounds)
 			ioctl(fd, SNDRV_PCM_IOCTL_DROP);
 		}
 	}
-	free(zero);
 	if (still) {
 		fprintf(stderr, "pcm-check: wrap: %d of %d rounds stood still\n", still, rounds);
-		return 1;
+		goto out;
 	}
 	printf("wrap: %d rounds, each buffer played between two reads was seen played\n", rounds);
-	return 0;
+	r = 0;
+out:
+	free(zero);
+	return r;
 }
 
 static void le(FILE *f, unsigned int v, int n)
@@ -632,7 +645,7 @@ static int drain(int fd)
 }
 
 /*
- * Plays WAV (a 44-byte header, as `wav` writes) as aplay does: up to 0.5 s or 128 KiB of
+ * Plays WAV (its header as `wav` writes it) as aplay does: up to 0.5 s or 128 KiB of
  * buffer in 4 periods, started when the buffer is full, an underrun recovered with PREPARE.
  * The drain does not use ALSA's drain timeout (1.1 buffer times, at least 100 ms without a
  * period, which a driver cannot change): with the fastest streams' buffers (43 ms at 192 kHz
@@ -646,7 +659,7 @@ static int wavplay(int fd, const char *wavpath)
 	unsigned int buffer, ch, rate, bits;
 	int r;
 
-	if (!w || wl < 44)
+	if (!w || wl < WAV_HEADER)
 		return fail(wavpath);
 	ch = le_at(w + 22, 2);
 	rate = le_at(w + 24, 4);
@@ -654,6 +667,7 @@ static int wavplay(int fd, const char *wavpath)
 	fb = (long)ch * bits / 8;
 	if (!fb || !rate || (bits != 8 && bits != 16)) {
 		fprintf(stderr, "pcm-check: %s: not a WAV of ours\n", wavpath);
+		free(w);
 		return 2;
 	}
 	bps = fb * rate;
@@ -662,15 +676,15 @@ static int wavplay(int fd, const char *wavpath)
 	/* A little under a quarter of that: the kernel takes the shortest period that fits. */
 	want_period_us_min = (unsigned int)(want_buffer_bytes_max / 4 * 900000LL / bps);
 	buffer = setup(fd, bits, ch, rate);
-	if (!buffer)
-		return 1;
-	if (start_when_full(fd, buffer) < 0)
-		return fail("SW_PARAMS");
-	r = write_all(fd, w + 44, (wl - 44) / fb, fb);
+	r = buffer ? 0 : 1;
+	if (!r && start_when_full(fd, buffer) < 0)
+		r = fail("SW_PARAMS");
+	if (!r)
+		r = write_all(fd, w + WAV_HEADER, (wl - WAV_HEADER) / fb, fb);
 	if (!r)
 		r = drain(fd);
 	if (!r)
-		printf("wavplay: %ld frames (buffer %u frames)\n", (wl - 44) / fb, buffer);
+		printf("wavplay: %ld frames (buffer %u frames)\n", (wl - WAV_HEADER) / fb, buffer);
 	free(w);
 	return r;
 }
@@ -680,16 +694,16 @@ static int same(const char *wavpath, const char *cappath)
 	long wl, cl, i, len;
 	unsigned char *w = slurp(wavpath, &wl), *c = slurp(cappath, &cl), silence;
 
-	if (!w || !c || wl < 44)
+	if (!w || !c || wl < WAV_HEADER)
 		return fail("reading the files");
-	len = wl - 44;
+	len = wl - WAV_HEADER;
 	silence = w[34] == 8 ? 0x80 : 0x00;
 	if (cl < len) {
 		fprintf(stderr, "pcm-check: capture of %ld bytes, the WAV has %ld\n", cl, len);
 		return 1;
 	}
 	for (i = 0; i < len; i++) {
-		if (c[i] != w[44 + i]) {
+		if (c[i] != w[WAV_HEADER + i]) {
 			fprintf(stderr, "pcm-check: capture differs at byte %ld of %ld\n", i, len);
 			return 1;
 		}
