@@ -82,17 +82,29 @@ play() {
 	if same $W/t.wav "$n" >/dev/console 2>&1; then t_ok "$name"; else t_fail "$name" "capture differs"; fi
 }
 
-# expect_fail NAME WANT CMD...: CMD fails and its output (or dmesg) says WANT.
+# log_mark writes a line of its own to the kernel log; log_since prints the log from the newest
+# mark on, so that a test reads what its own command logged: neither a line from a test before
+# it nor one pushed out of a "tail" by whatever else the kernel logged meanwhile. A log that
+# wrapped past the mark prints nothing (the test fails, it does not pass on old lines).
+MARKS=0
+log_mark() {
+	MARKS=$((MARKS + 1))
+	echo "audio-plan: mark $MARKS" >/dev/kmsg
+}
+log_since() { dmesg | sed -n "/audio-plan: mark $MARKS\$/,\$p"; }
+
+# expect_fail NAME WANT CMD...: CMD fails and its output (or the log since) says WANT.
 expect_fail() {
 	local name=$1 want=$2 out
 	shift 2
+	log_mark
 	if out=$("$@" 2>&1); then
 		echo "$out" >/dev/console
 		t_fail "$name" "succeeded"
 		return
 	fi
 	echo "$out" >/dev/console
-	case "$out $(dmesg | tail -n 20)" in
+	case "$out $(log_since)" in
 	*"$want"*) t_ok "$name" ;;
 	*) t_fail "$name" "no '$want'" ;;
 	esac
@@ -475,7 +487,11 @@ control_to_all() {
 }
 t_run "CONTROL error on a mixer change: every stream still gets it, amixer fails" control_to_all
 knob auds_fault 3
-t_run "CLOSE error: playback still ends" sh -c "aplay -q -D $DEV $W/q.wav && dmesg | tail -n 5 | grep -q 'response error:1, msg=5'"
+close_error() {
+	log_mark
+	aplay -q -D $DEV $W/q.wav && log_since | grep -q 'response error:1, msg=5'
+}
+t_run "CLOSE error: playback still ends, the error logged" close_error
 knob auds_fault 7
 play "stray RESULT after OPEN: still bit-exact" 16 2 48000 9600
 t_run "stray RESULT counted" sh -c "[ \$(cat $ODD/stray_results) -ge 1 ]"
@@ -483,13 +499,14 @@ t_run "stray RESULT counted" sh -c "[ \$(cat $ODD/stray_results) -ge 1 ]"
 no_hang() {
 	local name=$1 want=$2 r
 	shift 2
+	log_mark
 	timeout 40 "$@" >/dev/console 2>&1
 	r=$?
 	if [ $r = 124 ] || [ $r = 143 ]; then
 		t_fail "$name" "still running after 40 s"
 		return
 	fi
-	if dmesg | tail -n 30 | grep -q "$want"; then t_ok "$name"; else t_fail "$name" "no '$want' in the log"; fi
+	if log_since | grep -q "$want"; then t_ok "$name"; else t_fail "$name" "no '$want' in the log"; fi
 }
 knob auds_fault 4
 expect_out "no COMPLETE: no progress, drop and close at once" "no progress in 0.5 s" pcm-check stall "$PCM"
