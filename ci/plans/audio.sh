@@ -495,7 +495,8 @@ t_run "CLOSE error: playback still ends, the error logged" close_error
 knob auds_fault 7
 play "stray RESULT after OPEN: still bit-exact" 16 2 48000 9600
 t_run "stray RESULT counted" sh -c "[ \$(cat $ODD/stray_results) -ge 1 ]"
-# no_hang NAME WANT CMD...: CMD ends by itself (ALSA's own timeouts) and the log says WANT.
+# no_hang NAME WANT CMD...: CMD ends by itself (ALSA's own timeouts) and the log says WANT
+# (nothing asked of the log when WANT is empty).
 no_hang() {
 	local name=$1 want=$2 r
 	shift 2
@@ -506,7 +507,11 @@ no_hang() {
 		t_fail "$name" "still running after 40 s"
 		return
 	fi
-	if log_since | grep -q "$want"; then t_ok "$name"; else t_fail "$name" "no '$want' in the log"; fi
+	if [ -z "$want" ] || log_since | grep -q "$want"; then
+		t_ok "$name"
+	else
+		t_fail "$name" "no '$want' in the log"
+	fi
 }
 knob auds_fault 4
 expect_out "no COMPLETE: no progress, drop and close at once" "no progress in 0.5 s" pcm-check stall "$PCM"
@@ -516,7 +521,10 @@ t_run "bad cookies counted" sh -c "[ \$(cat $ODD/bad_cookies) -ge 1 ]"
 no_hang "bad cookies: ignored, the stream ends by ALSA's timeout" "invalid cookie" aplay -q -D $DEV $W/q.wav
 if [ "$TIER" = soak ]; then
 	knob auds_fault 4
-	no_hang "no COMPLETE: the stream ends by ALSA's timeout" "snd_bcm2835" aplay -q -D $DEV $W/q.wav
+	# Without a COMPLETE the short stream ends by ALSA's drain timeout, which ALSA logs at
+	# debug level only: nothing of its own in the log. Until 2026-12-08 this test looked for
+	# "snd_bcm2835" in the last 30 lines, and found the previous test's "invalid cookie".
+	no_hang "no COMPLETE: the stream ends by ALSA's timeout" "" aplay -q -D $DEV $W/q.wav
 	knob auds_fault 6
 	expect_fail "RESULT after 11 s: ETIMEDOUT" "vchi message timeout" timeout 60 aplay -q -D $DEV $W/q.wav
 fi
